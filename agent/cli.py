@@ -1,0 +1,191 @@
+"""The `techcomplex` command line."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from agent import __version__, logs
+from agent.config import DEFAULT_CONFIG, load_config
+from agent.errors import EXIT_INTERNAL, AgentError
+from agent.output import write_atomic
+from agent.render import FORMATS, render
+from agent.runner import Outcome, Planned
+from agent.scan import load_rules, run_scan
+
+log = logging.getLogger(__name__)
+
+
+def _fail(exc: AgentError) -> None:
+    click.echo(f"techcomplex: error: {logs.REDACTOR(str(exc))}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Progress:
+    """A live line per collector on a terminal; nothing when stderr is not one."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.status = None
+        self.pending: set[str] = set()
+
+    def planned(self, plans: list[Planned]) -> None:
+        self.pending = {p.name for p in plans if p.collector is not None}
+        self.status = self.console.status(self._text())
+        self.status.start()
+
+    def finished(self, outcome: Outcome) -> None:
+        self.pending.discard(outcome.name)
+        mark = {"ok": "✓", "partial": "~", "failed": "✗", "skipped": "-"}[outcome.status]
+        self.console.print(
+            f"{mark} {outcome.name} {outcome.status} "
+            f"({outcome.duration_seconds:.1f} s)"
+            + (f": {outcome.error}" if outcome.error else ""),
+            markup=False,
+            highlight=False,
+        )
+        if self.status:
+            self.status.update(self._text())
+
+    def _text(self) -> str:
+        return "Collecting: " + (", ".join(sorted(self.pending)) or "done")
+
+    def stop(self) -> None:
+        if self.status:
+            self.status.stop()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="techcomplex")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Lowest level of log lines written to stderr.",
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or as one JSON object per line (for cron and sidecars).",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
+    """Collect evidence from a running system and judge it against Order No. 308/НҚ."""
+    ctx.ensure_object(dict)
+    interactive = sys.stderr.isatty() and log_format == "text"
+    # On a terminal the progress display replaces the info lines.
+    level = "WARNING" if interactive and log_level.upper() == "INFO" else log_level
+    logs.configure(level=level, json_lines=log_format == "json")
+    ctx.obj["interactive"] = interactive
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help=f"Configuration file [default: {DEFAULT_CONFIG} if present, else scan this host].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(FORMATS),
+    help="Report format.",
+)
+@click.option(
+    "--output",
+    default=None,
+    metavar="FILE",
+    help="Write the report to FILE (atomically) instead of standard output.",
+)
+@click.pass_context
+def scan(ctx: click.Context, config_path: str | None, fmt: str, output: str | None) -> None:
+    """Scan the configured system once and print or write the report."""
+    progress = _Progress() if ctx.obj["interactive"] else None
+    try:
+        config = load_config(config_path)
+        report = run_scan(
+            config,
+            on_planned=progress.planned if progress else None,
+            on_finish=progress.finished if progress else None,
+        )
+    except AgentError as exc:
+        _fail(exc)
+    finally:
+        if progress:
+            progress.stop()
+    options: dict[str, Any] = {}
+    if fmt == "table":
+        terminal = output is None and sys.stdout.isatty()
+        options = {
+            "width": shutil.get_terminal_size().columns if terminal else 160,
+            "color": terminal,
+        }
+    text = render(report, fmt, **options)
+    if output:
+        try:
+            write_atomic(output, text)
+        except AgentError as exc:
+            _fail(exc)
+        log.info("report written to %s", output)
+    else:
+        click.echo(logs.REDACTOR(text), nl=False)
+
+
+@main.command()
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="Configuration file whose rule settings apply.")
+def criteria(config_path: str | None) -> None:
+    """List the criteria of the rule pack with their thresholds and basis."""
+    from rules.vocabulary import load_vocabulary
+
+    try:
+        config = load_config(config_path)
+        pack = load_rules(config, load_vocabulary())
+    except AgentError as exc:
+        _fail(exc)
+    click.echo(f"Rule pack {pack.id} {pack.version} (sha256 {pack.sha256[:12]}), "
+               f"technologically complex when at least {pack.min_met} met")
+    for criterion in pack.criteria:
+        mode = f" [mode {criterion.mode}]" if criterion.mode else ""
+        click.echo(f"\n{criterion.id}. {criterion.title_en}{mode}")
+        click.echo(f"   {criterion.title_ru}")
+        for test in criterion.tests():
+            threshold = "" if test.value is None else f" {test.value}"
+            click.echo(
+                f"   - {criterion.id}.{test.name}: {test.fact} {test.op}{threshold} "
+                f"(basis {test.basis})"
+                + (f": {test.reason}" if test.reason else "")
+            )
+
+
+@main.command()
+def facts() -> None:
+    """List the fact vocabulary: keys, types, units and how scopes combine."""
+    from rules.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    for key in vocabulary.keys():
+        spec = vocabulary[key]
+        unit = f" [{spec.unit}]" if spec.unit else ""
+        click.echo(f"{key}: {spec.type}{unit}, combine {spec.combine}; {spec.description}")
+
+
+def entry() -> None:
+    try:
+        main(obj={})
+    except Exception:
+        log.exception("internal error")
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,236 @@
+"""The configuration file: its shape, validation and secrets.
+
+One YAML file names the system, its boundary, the owner's declarations, the
+evidence sources and rule overrides. It is validated whole before anything is
+scanned; an error names the file, the field path and what was expected. Secrets
+come only from environment variables or files and are kept out of every message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.errors import ConfigError
+
+DEFAULT_CONFIG = "techcomplex.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SystemConfig(Strict):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    owner: str | None = None
+
+
+class Declarant(Strict):
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+
+
+class Stage(Strict):
+    name: str = Field(min_length=1)
+    commissioned: dt.date
+
+
+class Partner(Strict):
+    name: str = Field(min_length=1)
+    country: str | None = None
+    endpoint: str | None = None
+
+
+class DeclaredConfig(Strict):
+    declared_by: Declarant
+    declared_on: dt.date
+    expires: dt.date | None = None
+    development_started: dt.date | None = None
+    development_finished: dt.date | None = None
+    commissioning_phases: list[Stage] | None = None
+    domain: str | None = None
+    interstate_partners: list[Partner] | None = None
+    expected_users: int | None = Field(default=None, ge=0)
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("development_finished")
+    @classmethod
+    def _finished_after_start(cls, value, info):
+        started = info.data.get("development_started")
+        if value and started and value < started:
+            raise ValueError(f"must not be before development_started ({started})")
+        return value
+
+
+class HostSource(Strict):
+    root: str = "/"
+    timeout: float = Field(default=60.0, gt=0)
+
+
+class DatabaseSource(Strict):
+    name: str = Field(min_length=1)
+    dsn: str
+    password_file: Path | None = None
+    password_env: str | None = None
+    schemas: list[str] | None = None
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_shape(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres", "mysql", "mariadb"):
+            raise ValueError(
+                "expected postgresql://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB"
+            )
+        if parts.password is not None:
+            # The value is not echoed back: it holds a secret.
+            raise ValueError(
+                "the DSN contains a password; remove it and set password_file "
+                "or password_env instead"
+            )
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ValueError("the DSN needs a host and a database name")
+        return value
+
+
+class DatabaseSettings(Strict):
+    timeout: float = Field(default=120.0, gt=0)
+    exact_band: float = Field(default=0.10, ge=0, le=1)
+    tps_sample_seconds: float = Field(default=5.0, ge=0.1, le=300)
+    statement_timeout: float = Field(default=30.0, gt=0)
+    lock_timeout: float = Field(default=5.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+
+
+class SourcesConfig(Strict):
+    # A sources section without `host` scans no host; with no sources section at
+    # all, the default is this host only.
+    host: HostSource | None = None
+    databases: list[DatabaseSource] = Field(default_factory=list)
+    database_settings: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    # Accepted so that a config written for later versions validates; this version
+    # reports these collectors as skipped.
+    # TODO: collectors for prometheus, kubernetes, network, software and repository.
+    prometheus: dict[str, Any] | None = None
+    kubernetes: dict[str, Any] | None = None
+    network: dict[str, Any] | None = None
+    software: dict[str, Any] | None = None
+    repository: dict[str, Any] | None = None
+
+    @field_validator("databases")
+    @classmethod
+    def _unique_names(cls, value: list[DatabaseSource]) -> list[DatabaseSource]:
+        names = [db.name for db in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"database names must be unique; repeated: {repeated}")
+        return value
+
+
+class RulesConfig(Strict):
+    pack: str = "order-308"
+    min_met: int | None = Field(default=None, ge=1)
+    modes: dict[int, str] = Field(default_factory=dict)
+    thresholds: dict[str, Annotated[float | int | str | list, Field()]] = Field(
+        default_factory=dict
+    )
+    uncertain_band: float = Field(default=0.10, ge=0, le=1)
+
+
+class Config(Strict):
+    system: SystemConfig
+    declared: DeclaredConfig | None = None
+    sources: SourcesConfig = Field(default_factory=lambda: SourcesConfig(host=HostSource()))
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    # Where the config came from, for messages and fact sources.
+    origin: str = Field(default="built-in defaults", exclude=True)
+
+
+def default_config() -> Config:
+    """The configuration used when no file exists: scan this host only."""
+    import socket
+
+    return Config(
+        system=SystemConfig(name=socket.gethostname()),
+        sources=SourcesConfig(host=HostSource()),
+    )
+
+
+def _format_location(location: tuple[Any, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = _format_location(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    secret_field = any(str(p) in ("dsn", "password_file") for p in error["loc"])
+    if error["type"] in ("missing", "extra_forbidden") or secret_field:
+        return f"{location}: {message}"
+    return f"{location}: {message} (got {error['input']!r})"
+
+
+def parse_config(data: Any, origin: str) -> Config:
+    if data is None:
+        raise ConfigError(origin, "the file is empty; expected a YAML mapping with 'system'")
+    if not isinstance(data, dict):
+        raise ConfigError(origin, f"expected a YAML mapping, got {type(data).__name__}")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors()]
+        raise ConfigError(origin, "; ".join(lines)) from None
+    config.origin = origin
+    return config
+
+
+def load_config(path: str | None) -> Config:
+    """Load the config file, or the built-in default when none is given or found.
+
+    An explicitly named file must exist; the default name is optional.
+    """
+    if path is None:
+        if not Path(DEFAULT_CONFIG).exists():
+            return default_config()
+        path = DEFAULT_CONFIG
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read the config file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise ConfigError(path, f"{where}not valid YAML: {problem}") from None
+    return parse_config(data, path)
+
+
+def read_secret(field: str, *, file: Path | None, env: str | None) -> str | None:
+    """Read a secret from a file or an environment variable; never from the config."""
+    if file is not None:
+        try:
+            return file.read_text("utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                field, f"cannot read the secret file {file} ({exc.strerror})"
+            ) from None
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(field, f"the environment variable {env} is not set")
+        return value
+    return None

@@ -1,0 +1,231 @@
+"""One scan: plan the collectors from the config, run them, judge, assemble the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent import __version__
+from agent.config import Config, read_secret
+from agent.errors import ConfigError
+from agent.logs import REDACTOR
+from agent.runner import Outcome, Planned, run_collectors
+from collectors import declared as declared_collector
+from rules.engine import evaluate
+from rules.pack import Pack, PackError, apply_overrides, load_pack
+from rules.resolve import resolve
+from rules.vocabulary import Vocabulary, load_vocabulary
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1.0"
+
+
+def load_rules(config: Config, vocabulary: Vocabulary) -> Pack:
+    """Load the configured pack with the config's overrides; ConfigError if invalid."""
+    rules = config.rules
+    try:
+        pack = load_pack(rules.pack, vocabulary)
+        return apply_overrides(
+            pack, thresholds=rules.thresholds, modes=rules.modes, min_met=rules.min_met
+        )
+    except PackError as exc:
+        raise ConfigError(config.origin, f"rules: {exc}") from None
+
+
+def _records_threshold(pack: Pack) -> int | None:
+    for criterion in pack.criteria:
+        for test in criterion.tests():
+            if test.fact == "data.records_total" and test.op in ("gt", "ge"):
+                return int(test.value)
+    return None
+
+
+def _declarations(config: Config, vocabulary: Vocabulary) -> declared_collector.Declarations:
+    section = config.declared
+    facts: dict[str, tuple[Any, str | None]] = {}
+    for key, value in section.facts.items():
+        if key not in vocabulary:
+            raise ConfigError(
+                config.origin,
+                f"declared.facts.{key}: unknown fact key; expected one of the "
+                "vocabulary keys listed by `techcomplex facts`",
+            )
+        spec = vocabulary[key]
+        if not spec.accepts(value):
+            raise ConfigError(
+                config.origin,
+                f"declared.facts.{key}: expected a {spec.type} value, got {value!r}",
+            )
+        facts[key] = (value, spec.unit)
+    return declared_collector.Declarations(
+        declarant=declared_collector.Declarant(
+            section.declared_by.name, section.declared_by.role
+        ),
+        declared_on=section.declared_on,
+        expires=section.expires,
+        development_started=section.development_started,
+        development_finished=section.development_finished,
+        commissioning_phases=None
+        if section.commissioning_phases is None
+        else [
+            declared_collector.Stage(s.name, s.commissioned)
+            for s in section.commissioning_phases
+        ],
+        domain=section.domain,
+        interstate_partners=None
+        if section.interstate_partners is None
+        else [
+            declared_collector.Partner(p.name, p.country, p.endpoint)
+            for p in section.interstate_partners
+        ],
+        expected_users=section.expected_users,
+        facts=facts,
+    )
+
+
+def _database_plan(config: Config, pack: Pack) -> Planned:
+    from collectors.database import DatabaseCollector, DatabaseTarget
+
+    settings = config.sources.database_settings
+    targets = []
+    for index, db in enumerate(config.sources.databases):
+        password = read_secret(
+            f"{config.origin}: sources.databases[{index}]",
+            file=db.password_file,
+            env=db.password_env,
+        )
+        REDACTOR.add(password)
+        targets.append(
+            DatabaseTarget(
+                name=db.name,
+                dsn=db.dsn,
+                password=password,
+                schemas=tuple(db.schemas) if db.schemas else None,
+            )
+        )
+    threshold = _records_threshold(pack)
+    collector = DatabaseCollector(
+        targets,
+        records_threshold=threshold if threshold is not None else 50_000_000,
+        exact_band=settings.exact_band,
+        tps_sample_seconds=settings.tps_sample_seconds,
+        statement_timeout=settings.statement_timeout,
+        lock_timeout=settings.lock_timeout,
+        connect_timeout=settings.connect_timeout,
+    )
+    return Planned("database", collector, settings.timeout)
+
+
+def plan_collectors(
+    config: Config, pack: Pack, vocabulary: Vocabulary, today: dt.date
+) -> list[Planned]:
+    """Build the collectors the config asks for; ConfigError before any scanning."""
+    plans: list[Planned] = []
+    if config.declared is not None:
+        collector = declared_collector.DeclaredCollector(
+            _declarations(config, vocabulary), source=config.origin, today=today
+        )
+        plans.append(Planned("declared", collector, collector.default_timeout))
+    sources = config.sources
+    if sources.host is not None:
+        from collectors.host import HostCollector
+
+        plans.append(
+            Planned("host", HostCollector(root=sources.host.root), sources.host.timeout)
+        )
+    if sources.databases:
+        plans.append(_database_plan(config, pack))
+    for name in ("prometheus", "kubernetes", "network", "software", "repository"):
+        if getattr(sources, name) is not None:
+            plans.append(
+                Planned(
+                    name,
+                    None,
+                    0.0,
+                    skip_reason=f"the {name} collector is not available in "
+                    f"techcomplex-agent {__version__}",
+                )
+            )
+    return plans
+
+
+def _utc(timestamp: float) -> str:
+    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def judge(
+    facts: list[dict[str, Any]],
+    collectors: list[dict[str, Any]],
+    pack: Pack,
+    vocabulary: Vocabulary,
+    *,
+    today: dt.date,
+    uncertain_band: float,
+) -> dict[str, Any]:
+    """Resolve facts and evaluate the pack; return the report's judged sections."""
+    resolution = resolve(facts, vocabulary, today=today)
+    criteria, classification = evaluate(
+        pack, resolution, vocabulary, collectors, uncertain_band=uncertain_band
+    )
+    return {
+        "resolved": {key: r.to_dict() for key, r in sorted(resolution.resolved.items())},
+        "discrepancies": resolution.discrepancies,
+        "expired_declarations": resolution.expired,
+        "rejected_facts": resolution.rejected,
+        "criteria": criteria,
+        "classification": classification,
+    }
+
+
+def run_scan(
+    config: Config,
+    *,
+    on_planned: Callable[[list[Planned]], None] | None = None,
+    on_finish: Callable[[Outcome], None] | None = None,
+) -> dict[str, Any]:
+    """Scan the configured system and return the report as a dict."""
+    started = time.time()
+    today = dt.datetime.fromtimestamp(started, dt.timezone.utc).date()
+    vocabulary = load_vocabulary()
+    pack = load_rules(config, vocabulary)
+    plans = plan_collectors(config, pack, vocabulary, today)
+    if on_planned:
+        on_planned(plans)
+    log.info("scan of %s started: %d collectors", config.system.name, len(plans))
+    outcomes = run_collectors(plans, on_finish=on_finish)
+    collectors = [outcome.to_status() for outcome in outcomes]
+    facts = [fact.to_dict() for outcome in outcomes for fact in outcome.facts]
+    judged = judge(
+        facts,
+        collectors,
+        pack,
+        vocabulary,
+        today=today,
+        uncertain_band=config.rules.uncertain_band,
+    )
+    duration = time.time() - started
+    log.info("scan of %s finished in %.2f s", config.system.name, duration)
+    system = config.system.model_dump(exclude_none=True)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "agent": {"name": "techcomplex-agent", "version": __version__},
+        "rule_pack": {
+            "id": pack.id,
+            "version": pack.version,
+            "sha256": pack.sha256,
+            "source": pack.source,
+            "min_met": pack.min_met,
+        },
+        "system": {**system, "config": config.origin, "scanned_from": platform.node()},
+        "scanned_at": _utc(started),
+        "duration_seconds": round(duration, 3),
+        "collectors": collectors,
+        "facts": facts,
+        **judged,
+    }

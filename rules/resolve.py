@@ -1,0 +1,159 @@
+"""Fact resolution: one value per key from every observation of it.
+
+Observations are split into tiers by provenance: measured, then derived, then
+declared. The first tier with observations gives the value, combined over scopes
+by the key's rule in the vocabulary. A declared value that disagrees with the one
+used is listed as a discrepancy; a declaration past its expiry is ignored and
+listed as expired. Resolution reads plain dicts (the report's `facts` entries), so
+it judges a saved report the same way as a live scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules.vocabulary import KeySpec, Vocabulary
+
+TIERS = ("measured", "derived", "declared")
+
+
+@dataclass
+class Resolved:
+    key: str
+    value: Any
+    unit: str | None
+    provenance: str
+    scopes: list[str]
+    sources: list[str]
+    bound: str | None = None
+    uncertain: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "value": self.value,
+            "unit": self.unit,
+            "provenance": self.provenance,
+            "scopes": self.scopes,
+            "sources": self.sources,
+        }
+        if self.bound:
+            data["bound"] = self.bound
+        if self.uncertain:
+            data["uncertain"] = True
+        return data
+
+
+@dataclass
+class Resolution:
+    resolved: dict[str, Resolved] = field(default_factory=dict)
+    discrepancies: list[dict[str, Any]] = field(default_factory=list)
+    expired: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_expired(fact: dict[str, Any], today: dt.date) -> bool:
+    expires = (fact.get("details") or {}).get("expires")
+    if not expires:
+        return False
+    return dt.date.fromisoformat(str(expires)[:10]) < today
+
+
+def _combine(spec: KeySpec, facts: list[dict[str, Any]]) -> Any:
+    values = [fact["value"] for fact in facts]
+    if spec.combine == "sum":
+        return sum(values)
+    if spec.combine == "max":
+        return max(values)
+    if spec.combine == "any":
+        return any(values)
+    if spec.combine == "union":
+        merged: list[dict[str, Any]] = []
+        seen: set[tuple[str, Any]] = set()
+        for value in values:
+            for item in value:
+                identity = (item["name"], item.get("version"))
+                if identity not in seen:
+                    seen.add(identity)
+                    merged.append(item)
+        return merged
+    distinct = sorted({str(value) for value in values})
+    return distinct[0] if len(distinct) == 1 else distinct
+
+
+def _one_per_scope(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Two observations of one scope (e.g. a database read directly and through an
+    # exporter) describe the same thing: keep the first, which is the most direct.
+    by_scope: dict[str, dict[str, Any]] = {}
+    for fact in facts:
+        by_scope.setdefault(str(fact.get("scope", "")), fact)
+    return list(by_scope.values())
+
+
+def _resolve_tier(spec: KeySpec, tier: str, facts: list[dict[str, Any]]) -> Resolved:
+    chosen = _one_per_scope(facts)
+    return Resolved(
+        key=spec.key,
+        value=_combine(spec, chosen),
+        unit=spec.unit,
+        provenance=tier,
+        scopes=[str(fact.get("scope", "")) for fact in chosen],
+        sources=sorted({str(fact.get("source", "")) for fact in chosen}),
+        bound="lower" if any(f.get("bound") == "lower" for f in chosen) else None,
+        uncertain=any(bool(f.get("uncertain")) for f in chosen),
+    )
+
+
+def resolve(
+    facts: list[dict[str, Any]], vocabulary: Vocabulary, *, today: dt.date
+) -> Resolution:
+    """Resolve report fact entries into one value per vocabulary key."""
+    result = Resolution()
+    by_key: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for fact in facts:
+        key = fact.get("key")
+        if key not in vocabulary:
+            result.rejected.append({"key": key, "reason": "not in the vocabulary"})
+            continue
+        spec = vocabulary[key]
+        if not spec.accepts(fact.get("value")):
+            result.rejected.append(
+                {
+                    "key": key,
+                    "source": fact.get("source"),
+                    "reason": f"value {fact.get('value')!r} is not of type {spec.type}",
+                }
+            )
+            continue
+        provenance = fact.get("provenance", "measured")
+        if provenance == "declared" and _is_expired(fact, today):
+            result.expired.append(
+                {
+                    "key": key,
+                    "value": fact["value"],
+                    "expires": fact["details"]["expires"],
+                    "declared_by": fact["details"].get("declared_by"),
+                }
+            )
+            continue
+        by_key.setdefault(key, {}).setdefault(provenance, []).append(fact)
+
+    for key, tiers in by_key.items():
+        spec = vocabulary[key]
+        tier = next(name for name in TIERS if name in tiers)
+        chosen = _resolve_tier(spec, tier, tiers[tier])
+        result.resolved[key] = chosen
+        if tier != "declared" and "declared" in tiers:
+            declared = _resolve_tier(spec, "declared", tiers["declared"])
+            if declared.value != chosen.value:
+                result.discrepancies.append(
+                    {
+                        "key": key,
+                        "used": tier,
+                        tier: chosen.value,
+                        "declared": declared.value,
+                        "unit": spec.unit,
+                    }
+                )
+    return result

@@ -1,0 +1,159 @@
+"""Configuration validation: errors name the file, the field and what was expected."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from agent.config import load_config, read_secret
+from agent.errors import ConfigError
+
+GOOD = """\
+system:
+  name: e-licensing
+declared:
+  declared_by: {name: A. Nurlanov, role: CTO}
+  declared_on: 2026-11-01
+  development_started: 2024-02-01
+  commissioning_phases:
+    - {name: first stage, commissioned: 2025-03-01}
+  domain: payments
+sources:
+  host: {}
+  databases:
+    - name: main
+      dsn: postgresql://reader@127.0.0.1:5432/app
+      password_file: /run/secrets/db-password
+rules:
+  pack: order-308
+  modes: {4: loose}
+  thresholds: {4.tps: 500}
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "techcomplex.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_good_config_loads(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config.system.name == "e-licensing"
+    assert config.declared.commissioning_phases[0].commissioned == dt.date(2025, 3, 1)
+    assert config.sources.databases[0].name == "main"
+    assert config.rules.modes == {4: "loose"}
+    assert config.rules.thresholds == {"4.tps": 500}
+
+
+def test_missing_system_name(tmp_path):
+    path = write(tmp_path, "system: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: system.name: Field required"
+
+
+def test_unknown_field_named(tmp_path):
+    path = write(tmp_path, GOOD.replace("  host: {}", "  hosts: {}"))
+    with pytest.raises(ConfigError, match=r"sources\.hosts: Extra inputs are not permitted"):
+        load_config(path)
+
+
+def test_bad_date_named_with_value(tmp_path):
+    path = write(tmp_path, GOOD.replace("declared_on: 2026-11-01", "declared_on: soon"))
+    with pytest.raises(ConfigError, match=r"declared\.declared_on: .*\(got 'soon'\)"):
+        load_config(path)
+
+
+def test_nested_list_index_named(tmp_path):
+    text = GOOD.replace("commissioned: 2025-03-01", "commissioned: yesterday")
+    with pytest.raises(ConfigError, match=r"declared\.commissioning_phases\[0\]\.commissioned"):
+        load_config(write(tmp_path, text))
+
+
+def test_dsn_with_password_rejected_without_echo(tmp_path):
+    text = GOOD.replace("reader@", "reader:Canary-Pa55@")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert "sources.databases[0].dsn" in str(caught.value)
+    assert "password_file" in str(caught.value)
+    assert "Canary-Pa55" not in str(caught.value)
+
+
+def test_dsn_scheme_checked(tmp_path):
+    text = GOOD.replace("postgresql://", "oracle://")
+    with pytest.raises(ConfigError, match=r"expected postgresql://USER@HOST:PORT/DB"):
+        load_config(write(tmp_path, text))
+
+
+def test_duplicate_database_names(tmp_path):
+    text = GOOD + ""
+    text = text.replace(
+        "      password_file: /run/secrets/db-password\n",
+        "      password_file: /run/secrets/db-password\n"
+        "    - name: main\n      dsn: mysql://root@127.0.0.1:3306/test\n",
+    )
+    with pytest.raises(ConfigError, match=r"repeated: \['main'\]"):
+        load_config(write(tmp_path, text))
+
+
+def test_development_finished_before_start(tmp_path):
+    text = GOOD.replace(
+        "development_started: 2024-02-01",
+        "development_started: 2024-02-01\n  development_finished: 2023-01-01",
+    )
+    with pytest.raises(ConfigError, match="must not be before development_started"):
+        load_config(write(tmp_path, text))
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    path = write(tmp_path, "system:\n  name: [x\n")
+    with pytest.raises(ConfigError, match=r"line 3: not valid YAML"):
+        load_config(path)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(ConfigError, match="the file is empty"):
+        load_config(write(tmp_path, ""))
+
+
+def test_named_file_must_exist(tmp_path):
+    missing = str(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(missing)
+
+
+def test_no_file_means_this_host(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None)
+    assert config.sources.host is not None
+    assert config.sources.databases == []
+    assert config.origin == "built-in defaults"
+
+
+def test_sources_without_host_scan_no_host(tmp_path):
+    text = "system: {name: x}\nsources:\n  databases: []\n"
+    assert load_config(write(tmp_path, text)).sources.host is None
+
+
+def test_secret_from_file(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret-value\n", encoding="utf-8")
+    assert read_secret("db", file=secret, env=None) == "s3cret-value"
+
+
+def test_secret_from_env(monkeypatch):
+    monkeypatch.setenv("TCA_TEST_PW", "from-env")
+    assert read_secret("db", file=None, env="TCA_TEST_PW") == "from-env"
+
+
+def test_secret_env_missing(monkeypatch):
+    monkeypatch.delenv("TCA_TEST_ABSENT", raising=False)
+    with pytest.raises(ConfigError, match="TCA_TEST_ABSENT is not set"):
+        read_secret("db", file=None, env="TCA_TEST_ABSENT")
+
+
+def test_secret_file_missing(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the secret file"):
+        read_secret("db", file=tmp_path / "absent", env=None)
