@@ -34,6 +34,12 @@ def write_atomic(path: str | Path, text: str) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
-    except OSError as exc:
+    except BaseException as exc:
+        # Whatever stopped the write (a full disk, an encoding error, a signal),
+        # the temporary file goes and the previous report stays as it was.
         Path(temporary).unlink(missing_ok=True)
-        raise OutputError(f"cannot write the report to {target}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(
+                f"cannot write the report to {target}: {exc.strerror}"
+            ) from None
+        raise

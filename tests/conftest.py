@@ -36,3 +36,13 @@ def vocabulary():
 @pytest.fixture(scope="session")
 def pack(vocabulary):
     return load_pack("order-308", vocabulary)
+
+
+@pytest.fixture
+def free_port():
+    """A loopback TCP port that nothing listens on (connections are refused)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -56,7 +56,9 @@ def test_missing_system_name(tmp_path):
 
 def test_unknown_field_named(tmp_path):
     path = write(tmp_path, GOOD.replace("  host: {}", "  hosts: {}"))
-    with pytest.raises(ConfigError, match=r"sources\.hosts: Extra inputs are not permitted"):
+    with pytest.raises(
+        ConfigError, match=r"sources\.hosts: Extra inputs are not permitted"
+    ):
         load_config(path)
 
 
@@ -68,7 +70,9 @@ def test_bad_date_named_with_value(tmp_path):
 
 def test_nested_list_index_named(tmp_path):
     text = GOOD.replace("commissioned: 2025-03-01", "commissioned: yesterday")
-    with pytest.raises(ConfigError, match=r"declared\.commissioning_phases\[0\]\.commissioned"):
+    with pytest.raises(
+        ConfigError, match=r"declared\.commissioning_phases\[0\]\.commissioned"
+    ):
         load_config(write(tmp_path, text))
 
 

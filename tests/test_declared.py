@@ -78,7 +78,9 @@ def test_declarant_and_expiry_recorded():
 def test_partners_become_interstate_components():
     partners = [Partner("EAEU integrated information system", "EAEU")]
     fact = collect(base(interstate_partners=partners))["integration.interstate"]
-    assert fact.value == [{"name": "EAEU integrated information system", "country": "EAEU"}]
+    assert fact.value == [
+        {"name": "EAEU integrated information system", "country": "EAEU"}
+    ]
 
 
 def test_expected_users_declared_as_peak():

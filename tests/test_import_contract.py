@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_contracts_hold():
-    command = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    command = shutil.which("lint-imports") or str(
+        Path(sys.executable).parent / "lint-imports"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [command],

@@ -37,7 +37,10 @@ def test_same_scope_counted_once(vocabulary):
 def test_peak_is_max(vocabulary):
     result = resolved(
         vocabulary,
-        [fact("load.tps_peak", 120.5, scope="a"), fact("load.tps_peak", 80.0, scope="b")],
+        [
+            fact("load.tps_peak", 120.5, scope="a"),
+            fact("load.tps_peak", 80.0, scope="b"),
+        ],
     )
     assert result.resolved["load.tps_peak"].value == 120.5
 
@@ -46,7 +49,9 @@ def test_components_union_deduplicated(vocabulary):
     result = resolved(
         vocabulary,
         [
-            fact("stack.components", [{"name": "PostgreSQL", "version": "15"}], scope="a"),
+            fact(
+                "stack.components", [{"name": "PostgreSQL", "version": "15"}], scope="a"
+            ),
             fact(
                 "stack.components",
                 [{"name": "PostgreSQL", "version": "15"}, {"name": "MariaDB"}],
@@ -114,7 +119,10 @@ def test_expired_declaration_ignored(vocabulary):
 
 def test_declaration_valid_on_expiry_day(vocabulary):
     current = fact(
-        "system.domain", "payments", provenance="declared", details={"expires": "2026-12-04"}
+        "system.domain",
+        "payments",
+        provenance="declared",
+        details={"expires": "2026-12-04"},
     )
     assert resolved(vocabulary, [current]).resolved["system.domain"].value == "payments"
 

@@ -36,7 +36,12 @@ def load_facts(users, tps, records):
     ("users", "tps", "records", "expected"),
     [
         (6000, 400.0, 60_000_000, "met"),
-        (6000, 400.0, 50_000_000, "not_met"),  # "more than" 50,000,000: equal is not met
+        (
+            6000,
+            400.0,
+            50_000_000,
+            "not_met",
+        ),  # "more than" 50,000,000: equal is not met
         (6000, None, 60_000_000, "unknown"),
         (4000, None, None, "not_met"),  # one false part decides an "all"
         (None, None, None, "unknown"),
@@ -130,7 +135,9 @@ def test_at_least_two_of_four_for_complexity(pack, vocabulary):
     ]
     assert verdicts(pack, vocabulary, two_true)[0][3]["verdict"] == "met"
     assert verdicts(pack, vocabulary, one_true_rest_false)[0][3]["verdict"] == "not_met"
-    assert verdicts(pack, vocabulary, one_true_two_unknown)[0][3]["verdict"] == "unknown"
+    assert (
+        verdicts(pack, vocabulary, one_true_two_unknown)[0][3]["verdict"] == "unknown"
+    )
 
 
 def test_empty_component_list_is_not_met(pack, vocabulary):

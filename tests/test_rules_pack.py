@@ -92,7 +92,9 @@ def test_pack_sha256_is_of_the_file(vocabulary):
     import hashlib
     from importlib import resources
 
-    text = resources.files("rules").joinpath("packs", "order-308.yaml").read_text("utf-8")
+    text = (
+        resources.files("rules").joinpath("packs", "order-308.yaml").read_text("utf-8")
+    )
     pack = load_pack("order-308", vocabulary)
     assert pack.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -11,7 +11,9 @@ from collectors.base import Collector, Fact, Findings
 
 
 def _fact(key: str, value) -> Fact:
-    return Fact(key=key, value=value, source="test", method="set by the test", scope="t")
+    return Fact(
+        key=key, value=value, source="test", method="set by the test", scope="t"
+    )
 
 
 class Quick(Collector):
@@ -102,7 +104,9 @@ def test_gap_makes_partial():
 
 
 def test_skipped_plan_not_run():
-    outcome = run_collectors([Planned("network", None, 0, skip_reason="not available")])[0]
+    outcome = run_collectors(
+        [Planned("network", None, 0, skip_reason="not available")]
+    )[0]
     assert outcome.status == "skipped"
     assert outcome.reason == "not_configured"
     assert outcome.error == "not available"
@@ -119,5 +123,8 @@ def test_collectors_run_concurrently():
 
 
 def test_outcomes_in_plan_order():
-    names = [o.name for o in run_collectors([Planned("b", Quick(), 5), Planned("a", Quick(), 5)])]
+    names = [
+        o.name
+        for o in run_collectors([Planned("b", Quick(), 5), Planned("a", Quick(), 5)])
+    ]
     assert names == ["b", "a"]
