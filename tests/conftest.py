@@ -1,31 +1,11 @@
-"""Shared test helpers: facts as the report holds them, and the built-in rules."""
+"""Fixtures shared by the tests: the built-in rules and a free loopback port."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pytest
 
 from rules.pack import load_pack
 from rules.vocabulary import load_vocabulary
-
-TODAY = dt.date(2026, 12, 4)
-
-
-def fact(key, value, *, scope="main", provenance="measured", source="test", **extra):
-    """A report fact entry as a collector would record it."""
-    entry = {
-        "key": key,
-        "value": value,
-        "unit": None,
-        "provenance": provenance,
-        "source": source,
-        "method": "set by the test",
-        "scope": scope,
-        "observed_at": "2026-12-04T00:00:00Z",
-    }
-    entry.update(extra)
-    return entry
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import TODAY, fact
+from tests.helpers import TODAY, fact
 
 from rules.resolve import resolve
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TODAY, fact
+from tests.helpers import TODAY, fact
 
 from rules.engine import classify, evaluate
 from rules.pack import apply_overrides
