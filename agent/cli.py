@@ -42,7 +42,9 @@ class _Progress:
 
     def finished(self, outcome: Outcome) -> None:
         self.pending.discard(outcome.name)
-        mark = {"ok": "✓", "partial": "~", "failed": "✗", "skipped": "-"}[outcome.status]
+        mark = {"ok": "✓", "partial": "~", "failed": "✗", "skipped": "-"}[
+            outcome.status
+        ]
         self.console.print(
             f"{mark} {outcome.name} {outcome.status} "
             f"({outcome.duration_seconds:.1f} s)"
@@ -111,7 +113,9 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     help="Write the report to FILE (atomically) instead of standard output.",
 )
 @click.pass_context
-def scan(ctx: click.Context, config_path: str | None, fmt: str, output: str | None) -> None:
+def scan(
+    ctx: click.Context, config_path: str | None, fmt: str, output: str | None
+) -> None:
     """Scan the configured system once and print or write the report."""
     progress = _Progress() if ctx.obj["interactive"] else None
     try:
@@ -145,8 +149,13 @@ def scan(ctx: click.Context, config_path: str | None, fmt: str, output: str | No
 
 
 @main.command()
-@click.option("--config", "config_path", default=None, metavar="FILE",
-              help="Configuration file whose rule settings apply.")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="Configuration file whose rule settings apply.",
+)
 def criteria(config_path: str | None) -> None:
     """List the criteria of the rule pack with their thresholds and basis."""
     from rules.vocabulary import load_vocabulary
@@ -156,8 +165,10 @@ def criteria(config_path: str | None) -> None:
         pack = load_rules(config, load_vocabulary())
     except AgentError as exc:
         _fail(exc)
-    click.echo(f"Rule pack {pack.id} {pack.version} (sha256 {pack.sha256[:12]}), "
-               f"technologically complex when at least {pack.min_met} met")
+    click.echo(
+        f"Rule pack {pack.id} {pack.version} (sha256 {pack.sha256[:12]}), "
+        f"technologically complex when at least {pack.min_met} met"
+    )
     for criterion in pack.criteria:
         mode = f" [mode {criterion.mode}]" if criterion.mode else ""
         click.echo(f"\n{criterion.id}. {criterion.title_en}{mode}")
@@ -166,8 +177,7 @@ def criteria(config_path: str | None) -> None:
             threshold = "" if test.value is None else f" {test.value}"
             click.echo(
                 f"   - {criterion.id}.{test.name}: {test.fact} {test.op}{threshold} "
-                f"(basis {test.basis})"
-                + (f": {test.reason}" if test.reason else "")
+                f"(basis {test.basis})" + (f": {test.reason}" if test.reason else "")
             )
 
 
@@ -177,10 +187,12 @@ def facts() -> None:
     from rules.vocabulary import load_vocabulary
 
     vocabulary = load_vocabulary()
-    for key in vocabulary.keys():
+    for key in vocabulary:
         spec = vocabulary[key]
         unit = f" [{spec.unit}]" if spec.unit else ""
-        click.echo(f"{key}: {spec.type}{unit}, combine {spec.combine}; {spec.description}")
+        click.echo(
+            f"{key}: {spec.type}{unit}, combine {spec.combine}; {spec.description}"
+        )
 
 
 def entry() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -90,7 +90,7 @@ class DatabaseSource(Strict):
                 "expected postgresql://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB"
             )
         if parts.password is not None:
-            # The value is not echoed back: it holds a secret.
+            # The value is not echoed back because it contains a secret.
             raise ValueError(
                 "the DSN contains a password; remove it and set password_file "
                 "or password_env instead"
@@ -147,14 +147,16 @@ class RulesConfig(Strict):
 class Config(Strict):
     system: SystemConfig
     declared: DeclaredConfig | None = None
-    sources: SourcesConfig = Field(default_factory=lambda: SourcesConfig(host=HostSource()))
+    sources: SourcesConfig = Field(
+        default_factory=lambda: SourcesConfig(host=HostSource())
+    )
     rules: RulesConfig = Field(default_factory=RulesConfig)
     # Where the config came from, for messages and fact sources.
     origin: str = Field(default="built-in defaults", exclude=True)
 
 
 def default_config() -> Config:
-    """The configuration used when no file exists: scan this host only."""
+    """Return the configuration used when no file exists: scan this host only."""
     import socket
 
     return Config(
@@ -184,7 +186,9 @@ def _describe(error: dict[str, Any]) -> str:
 
 def parse_config(data: Any, origin: str) -> Config:
     if data is None:
-        raise ConfigError(origin, "the file is empty; expected a YAML mapping with 'system'")
+        raise ConfigError(
+            origin, "the file is empty; expected a YAML mapping with 'system'"
+        )
     if not isinstance(data, dict):
         raise ConfigError(origin, f"expected a YAML mapping, got {type(data).__name__}")
     try:
@@ -208,7 +212,9 @@ def load_config(path: str | None) -> Config:
     try:
         text = Path(path).read_text("utf-8")
     except OSError as exc:
-        raise ConfigError(path, f"cannot read the config file ({exc.strerror})") from None
+        raise ConfigError(
+            path, f"cannot read the config file ({exc.strerror})"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

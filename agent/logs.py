@@ -44,7 +44,9 @@ class RedactingFilter(logging.Filter):
         record.msg = REDACTOR(message)
         record.args = None
         if record.exc_info:
-            record.exc_text = REDACTOR(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = REDACTOR(
+                logging.Formatter().formatException(record.exc_info)
+            )
             record.exc_info = None
         return True
 

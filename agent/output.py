@@ -13,7 +13,7 @@ from agent.logs import REDACTOR
 def write_atomic(path: str | Path, text: str) -> None:
     """Write text to path through a temporary file in the same directory and a rename.
 
-    The rename is atomic on POSIX filesystems, so the path holds either the old
+    The rename is atomic on POSIX filesystems, so the path contains either the old
     report or the complete new one. Known secrets are masked before writing.
     """
     target = Path(path)

@@ -37,7 +37,9 @@ def render_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def render_table(report: dict[str, Any], *, width: int | None = None, color: bool = False) -> str:
+def render_table(
+    report: dict[str, Any], *, width: int | None = None, color: bool = False
+) -> str:
     buffer = io.StringIO()
     console = Console(
         file=buffer, width=width or 120, force_terminal=color, no_color=not color
@@ -75,9 +77,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['system']['name']}: Order No. 308/НҚ criteria",
         "",
-        f"Scanned at {report['scanned_at']} by {report['agent']['name']} "
-        f"{report['agent']['version']}, rule pack {report['rule_pack']['id']} "
-        f"{report['rule_pack']['version']}.",
+        (
+            f"Scanned at {report['scanned_at']} by {report['agent']['name']} "
+            f"{report['agent']['version']}, rule pack {report['rule_pack']['id']} "
+            f"{report['rule_pack']['version']}."
+        ),
         "",
         f"**{classification_line(report)}**",
         "",
@@ -114,7 +118,12 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, list):
-        return ", ".join(str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value) or "none"
+        return (
+            ", ".join(
+                str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value
+            )
+            or "none"
+        )
     return str(value)
 
 
@@ -128,13 +137,13 @@ def render_html(report: dict[str, Any]) -> str:
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{e(report['system']['name'])}: Order No. 308 criteria</title>
+<title>{e(report["system"]["name"])}: Order No. 308 criteria</title>
 <style>body{{font-family:sans-serif}}td{{vertical-align:top;padding:4px}}
 tr.met td:nth-child(3){{color:#060;font-weight:bold}}tr.unknown td:nth-child(3){{color:#a60}}</style>
 </head><body>
-<h1>{e(report['system']['name'])}: Order No. 308/НҚ criteria</h1>
-<p>Scanned at {e(report['scanned_at'])}, rule pack {e(report['rule_pack']['id'])}
-{e(str(report['rule_pack']['version']))}.</p>
+<h1>{e(report["system"]["name"])}: Order No. 308/НҚ criteria</h1>
+<p>Scanned at {e(report["scanned_at"])}, rule pack {e(report["rule_pack"]["id"])}
+{e(str(report["rule_pack"]["version"]))}.</p>
 <p><strong>{e(classification_line(report))}</strong></p>
 <table><tr><th>No.</th><th>Criterion</th><th>Verdict</th><th>Basis</th><th>Evidence</th></tr>
 {rows}

@@ -1,9 +1,9 @@
 """The scan runner: collectors run concurrently, each under its own timeout.
 
 A collector runs in a daemon thread. When its timeout passes, the runner stops
-waiting, keeps what the collector recorded so far (status partial, or failed when
-it recorded nothing) and moves on; a hung driver call cannot be interrupted from
-Python, so the thread is abandoned and ends with the process. A collector that
+waiting and keeps what the collector recorded so far: status partial, or failed
+when it recorded nothing. A hung driver call cannot be interrupted from Python, so
+the thread is abandoned and ends with the process. A collector that
 raises costs only its own facts.
 """
 

@@ -45,7 +45,9 @@ def _records_threshold(pack: Pack) -> int | None:
     return None
 
 
-def _declarations(config: Config, vocabulary: Vocabulary) -> declared_collector.Declarations:
+def _declarations(
+    config: Config, vocabulary: Vocabulary
+) -> declared_collector.Declarations:
     section = config.declared
     facts: dict[str, tuple[Any, str | None]] = {}
     for key, value in section.facts.items():
@@ -124,7 +126,7 @@ def _database_plan(config: Config, pack: Pack) -> Planned:
 def plan_collectors(
     config: Config, pack: Pack, vocabulary: Vocabulary, today: dt.date
 ) -> list[Planned]:
-    """Build the collectors the config asks for; ConfigError before any scanning."""
+    """Build the collectors the config enables; raise ConfigError before any scanning."""
     plans: list[Planned] = []
     if config.declared is not None:
         collector = declared_collector.DeclaredCollector(
@@ -155,7 +157,7 @@ def plan_collectors(
 
 
 def _utc(timestamp: float) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).replace(microsecond=0)
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -174,7 +176,9 @@ def judge(
         pack, resolution, vocabulary, collectors, uncertain_band=uncertain_band
     )
     return {
-        "resolved": {key: r.to_dict() for key, r in sorted(resolution.resolved.items())},
+        "resolved": {
+            key: r.to_dict() for key, r in sorted(resolution.resolved.items())
+        },
         "discrepancies": resolution.discrepancies,
         "expired_declarations": resolution.expired,
         "rejected_facts": resolution.rejected,
@@ -191,7 +195,7 @@ def run_scan(
 ) -> dict[str, Any]:
     """Scan the configured system and return the report as a dict."""
     started = time.time()
-    today = dt.datetime.fromtimestamp(started, dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(started, dt.UTC).date()
     vocabulary = load_vocabulary()
     pack = load_rules(config, vocabulary)
     plans = plan_collectors(config, pack, vocabulary, today)

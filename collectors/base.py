@@ -20,7 +20,7 @@ PROVENANCES = ("measured", "derived", "declared")
 
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string with a Z suffix."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return now.isoformat().replace("+00:00", "Z")
 
 

@@ -1,8 +1,8 @@
 """The rules engine: three-valued evaluation of a pack over resolved facts.
 
-Every test is true, false or unknown (None); unknown means the fact is absent or
-cannot decide the test (a lower bound below the threshold, an unconfirmed estimate
-near it). Groups follow Kleene logic: `all` is false if any part is false and true
+Every test is true, false or unknown (None). A test is unknown when its fact is
+absent or cannot decide it, as a lower bound below the threshold or an unconfirmed
+estimate near it cannot. Groups follow Kleene logic: `all` is false if any part is false and true
 if all are true; `any` is the dual; `at_least N` is true once N parts are true and
 false once fewer than N parts can still become true.
 """
@@ -28,7 +28,7 @@ _COMPARE = {
     "ne": operator.ne,
 }
 
-# Where the user configures each source, for the message of a missing fact.
+# Config section that enables each source, named in the message of a missing fact.
 SOURCE_SETTINGS = {
     "declared": "the config's declared section",
     "host": "sources.host",
@@ -104,7 +104,11 @@ def _compare(test: Test, fact: Resolved, band: float) -> TestResult:
     margin = round(value / test.value, 6) if test.value else None
     if fact.bound == "lower" and not outcome and test.op in ("gt", "ge"):
         return TestResult(
-            test, None, value, margin, "a lower bound below the threshold decides nothing"
+            test,
+            None,
+            value,
+            margin,
+            "a lower bound below the threshold decides nothing",
         )
     if fact.uncertain and test.value and abs(value / test.value - 1) <= band:
         return TestResult(
@@ -161,7 +165,11 @@ def _missing_reason(
     failures = [gap for gap in gaps if gap["reason"] in _FAILURE_ORDER]
     if failures:
         failures.sort(key=lambda gap: _FAILURE_ORDER.index(gap["reason"]))
-        return {**entry, "reason": failures[0]["reason"], "message": failures[0]["message"]}
+        return {
+            **entry,
+            "reason": failures[0]["reason"],
+            "message": failures[0]["message"],
+        }
     # The declared section runs whenever it exists; a key it does not declare is
     # still "not configured" unless a collector that can observe it ran.
     ran = [
@@ -171,7 +179,9 @@ def _missing_reason(
     ]
     failed = [s for s in ran if s["status"] == "failed"]
     if failed:
-        failed.sort(key=lambda s: _FAILURE_ORDER.index(s.get("reason") or "source_failed"))
+        failed.sort(
+            key=lambda s: _FAILURE_ORDER.index(s.get("reason") or "source_failed")
+        )
         status = failed[0]
         return {
             **entry,
@@ -188,7 +198,11 @@ def _missing_reason(
             + " or ".join(SOURCE_SETTINGS.get(name, name) for name in sources),
         }
     names = ", ".join(s["name"] for s in ran)
-    return {**entry, "reason": "no_data", "message": f"{names} ran but did not observe it"}
+    return {
+        **entry,
+        "reason": "no_data",
+        "message": f"{names} ran but did not observe it",
+    }
 
 
 def _fact_used(key: str, resolved: Resolved) -> dict[str, Any]:
@@ -235,7 +249,10 @@ def _explain(verdict: str, criterion: Criterion, results: list[TestResult]) -> s
 
 def _format_value(value: Any) -> str:
     if isinstance(value, list):
-        names = [str(item.get("name")) if isinstance(item, dict) else str(item) for item in value]
+        names = [
+            str(item.get("name")) if isinstance(item, dict) else str(item)
+            for item in value
+        ]
         if len(names) > 3:
             return "[" + ", ".join(names[:3]) + f", +{len(names) - 3} more]"
         return "[" + ", ".join(names) + "]"
@@ -250,7 +267,9 @@ def _condition_for(criterion: Criterion) -> Test | Group:
     condition = criterion.condition
     if criterion.mode and isinstance(condition, Group):
         join = criterion.modes[criterion.mode]
-        return Group(join, condition.children, basis=condition.basis, reason=condition.reason)
+        return Group(
+            join, condition.children, basis=condition.basis, reason=condition.reason
+        )
     return condition
 
 

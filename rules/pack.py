@@ -124,7 +124,9 @@ class _Parser:
             seen.add(criterion.id)
         min_met = data.get("min_met", 1)
         if not isinstance(min_met, int) or isinstance(min_met, bool) or min_met < 1:
-            raise self.fail(data, f"min_met must be a positive integer, got {min_met!r}")
+            raise self.fail(
+                data, f"min_met must be a positive integer, got {min_met!r}"
+            )
         return Pack(
             id=str(self.require(data, "id", str)),
             version=str(self.require(data, "version", str | int | float)),
@@ -146,7 +148,9 @@ class _Parser:
         mode = entry.get("mode")
         if mode is not None and mode not in modes:
             raise self.fail(entry, f"mode {mode!r} is not one of the listed modes")
-        if modes and not (isinstance(condition, Group) and condition.kind in modes.values()):
+        if modes and not (
+            isinstance(condition, Group) and condition.kind in modes.values()
+        ):
             raise self.fail(entry, "modes need a top-level all or any condition")
         criterion = Criterion(
             id=criterion_id,
@@ -159,7 +163,9 @@ class _Parser:
         names = [test.name for test in criterion.tests()]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise self.fail(entry, f"test names repeat within the criterion: {duplicates}")
+            raise self.fail(
+                entry, f"test names repeat within the criterion: {duplicates}"
+            )
         return criterion
 
     def node(self, node: dict) -> Test | Group:
@@ -190,7 +196,7 @@ class _Parser:
             raise self.fail(node, f"'{key}' needs at least one condition", key)
         for item in items:
             if not isinstance(item, dict):
-                raise self.fail(node, f"'{key}' holds a non-mapping item {item!r}")
+                raise self.fail(node, f"'{key}' contains a non-mapping item {item!r}")
         return [self.node(item) for item in items]
 
     def basis(self, node: dict, *, required: bool) -> tuple[str | None, str | None]:
@@ -215,17 +221,22 @@ class _Parser:
             )
         spec = self.vocabulary[fact]
         value = node.get("value")
-        if op in COMPARISONS and op not in ("eq", "ne") and spec.type != "number":
+        ordering = op in COMPARISONS and op not in ("eq", "ne")
+        if ordering and spec.type != "number":
             raise self.fail(node, f"op {op} needs a number fact; {fact} is {spec.type}")
-        if op in COMPARISONS and op not in ("eq", "ne"):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise self.fail(node, f"op {op} needs a numeric 'value', got {value!r}")
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if ordering and not numeric:
+            raise self.fail(node, f"op {op} needs a numeric 'value', got {value!r}")
         if op == "in" and not isinstance(value, list):
             raise self.fail(node, f"op in needs a list 'value', got {value!r}")
         if op == "is_true" and spec.type != "bool":
-            raise self.fail(node, f"op is_true needs a bool fact; {fact} is {spec.type}")
+            raise self.fail(
+                node, f"op is_true needs a bool fact; {fact} is {spec.type}"
+            )
         if op == "nonempty" and spec.type != "components":
-            raise self.fail(node, f"op nonempty needs a list fact; {fact} is {spec.type}")
+            raise self.fail(
+                node, f"op nonempty needs a list fact; {fact} is {spec.type}"
+            )
         basis, reason = self.basis(node, required=True)
         return Test(
             fact=fact,
@@ -296,7 +307,9 @@ def apply_overrides(
         test.overridden_from = test.value
         test.value = value
         test.basis = "policy"
-        test.reason = f"Set in the configuration; the pack's value is {test.overridden_from!r}."
+        test.reason = (
+            f"Set in the configuration; the pack's value is {test.overridden_from!r}."
+        )
     for criterion_id, mode in (modes or {}).items():
         criterion = _find_criterion(result, criterion_id, "rules.modes")
         if mode not in criterion.modes:
@@ -324,7 +337,9 @@ def _find_test(pack: Pack, address: str) -> Test:
     criterion_part, _, name = str(address).partition(".")
     if not criterion_part.isdigit() or not name:
         raise PackError(
-            "rules.thresholds", None, f"{address!r}: expected CRITERION.NAME, e.g. 4.tps"
+            "rules.thresholds",
+            None,
+            f"{address!r}: expected CRITERION.NAME, e.g. 4.tps",
         )
     criterion = _find_criterion(pack, int(criterion_part), "rules.thresholds")
     for test in criterion.tests():

@@ -46,6 +46,9 @@ class Vocabulary:
     def __getitem__(self, key: str) -> KeySpec:
         return self._specs[key]
 
+    def __iter__(self):
+        return iter(self._specs)
+
     def keys(self) -> list[str]:
         return list(self._specs)
 

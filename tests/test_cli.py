@@ -29,6 +29,7 @@ def run(args, cwd, env=None, timeout=120):
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 
@@ -128,7 +129,9 @@ def test_criteria_lists_pack(tmp_path):
     assert result.returncode == 0
     assert "4.tps: load.tps_peak gt 300 (basis order)" in result.stdout
     assert "4.records: data.records_total gt 50000000 (basis order)" in result.stdout
-    headings = [line for line in result.stdout.splitlines() if re.match(r"\d+\. ", line)]
+    headings = [
+        line for line in result.stdout.splitlines() if re.match(r"\d+\. ", line)
+    ]
     assert len(headings) == 13
 
 

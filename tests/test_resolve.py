@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.helpers import TODAY, fact
-
 from rules.resolve import resolve
+from tests.helpers import TODAY, fact
 
 
 def resolved(vocabulary, facts):

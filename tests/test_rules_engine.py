@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.helpers import TODAY, fact
 
 from rules.engine import classify, evaluate
 from rules.pack import apply_overrides
 from rules.resolve import resolve
+from tests.helpers import TODAY, fact
 
 RAN_ALL = [
     {"name": name, "status": "ok", "gaps": []}
