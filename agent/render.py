@@ -27,10 +27,20 @@ def classification_line(report: dict[str, Any]) -> str:
 
 
 def _reason_summary(criterion: dict[str, Any]) -> str:
-    if criterion["verdict"] != "unknown" or not criterion["facts_missing"]:
-        return criterion["explanation"].split(": ", 1)[-1]
-    missing = [f"{m['key']}: {m['reason']}" for m in criterion["facts_missing"]]
-    return "missing " + "; ".join(missing)
+    """Summarise the evidence: each test's value and result, or why it is missing."""
+    reasons = {m["key"]: m["reason"] for m in criterion["facts_missing"]}
+    parts = []
+    for test in criterion.get("thresholds", []):
+        fact = test["fact"]
+        if fact in reasons:
+            parts.append(f"{fact} missing ({reasons[fact]})")
+            continue
+        value = test.get("threshold")
+        threshold = f" {value:,}" if isinstance(value, int | float) else ""
+        parts.append(
+            f"{fact} = {_short(test['value'])} ({test['op']}{threshold}: {test['result']})"
+        )
+    return "; ".join(parts)
 
 
 def render_json(report: dict[str, Any]) -> str:

@@ -245,3 +245,39 @@ def test_canary_secret_in_no_output(tmp_path, free_port):
     # 4 formats x 2 log formats x (stdout and stderr of 2 runs, plus the file)
     assert len(outputs) == 40
     assert all(CANARY not in text for text in outputs)
+
+
+def test_terminal_shows_progress_and_table(tmp_path):
+    """On a terminal, collectors report as they finish and no info log lines appear."""
+    import pty
+    import select
+
+    main_fd, child_fd = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", "scan"],
+        cwd=tmp_path,
+        env=env,
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([main_fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:  # the terminal closes with EIO once the process exits
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    assert process.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "✓ host ok" in screen
+    assert "INFO" not in screen
+    assert "Technologically complex:" in screen
