@@ -111,15 +111,18 @@ def _database_plan(config: Config, pack: Pack) -> Planned:
             )
         )
     threshold = _records_threshold(pack)
-    collector = DatabaseCollector(
-        targets,
-        records_threshold=threshold if threshold is not None else 50_000_000,
-        exact_band=settings.exact_band,
-        tps_sample_seconds=settings.tps_sample_seconds,
-        statement_timeout=settings.statement_timeout,
-        lock_timeout=settings.lock_timeout,
-        connect_timeout=settings.connect_timeout,
-    )
+    try:
+        collector = DatabaseCollector(
+            targets,
+            records_threshold=threshold if threshold is not None else 50_000_000,
+            exact_band=settings.exact_band,
+            tps_sample_seconds=settings.tps_sample_seconds,
+            statement_timeout=settings.statement_timeout,
+            lock_timeout=settings.lock_timeout,
+            connect_timeout=settings.connect_timeout,
+        )
+    except ValueError as exc:
+        raise ConfigError(config.origin, f"sources.databases: {exc}") from None
     return Planned("database", collector, settings.timeout)
 
 
