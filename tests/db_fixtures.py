@@ -7,11 +7,14 @@ with a random suffix and dropped after the test.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pymysql
+from psycopg import sql
 
 from collectors.base import Fact, Findings
 
@@ -75,3 +78,33 @@ def all_recorded_text(findings: Findings) -> str:
     parts += [repr(gap.to_dict()) for gap in gaps]
     parts += notes
     return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def temporary_pg_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database and drop it on exit, sessions and all."""
+    name = unique_name()
+    with pg_connect("postgres") as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with pg_connect("postgres") as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+@contextlib.contextmanager
+def temporary_mysql_database() -> Iterator[str]:
+    """Create an empty MariaDB database and drop it on exit."""
+    name = unique_name()
+    with mysql_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield name
+    finally:
+        with mysql_connect() as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

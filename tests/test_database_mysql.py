@@ -21,6 +21,7 @@ from tests.db_fixtures import (
     free_port,
     gaps_by_key,
     mysql_connect,
+    temporary_mysql_database,
     unique_name,
 )
 
@@ -41,14 +42,8 @@ CANARY = "canary-Pw-52b7a0e4"
 @pytest.fixture
 def mysql_database() -> Iterator[str]:
     """Create an empty MariaDB database and drop it after the test."""
-    name = unique_name()
-    with mysql_connect() as admin, admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    try:
+    with temporary_mysql_database() as name:
         yield name
-    finally:
-        with mysql_connect() as admin, admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from tests.db_fixtures import (
     free_port,
     gaps_by_key,
     pg_connect,
+    temporary_pg_database,
     unique_name,
 )
 
@@ -49,18 +50,8 @@ def pg_database(pg_roles: list[str]) -> Iterator[str]:
     It depends on `pg_roles` so that the roles are dropped after the database
     that contains their privileges.
     """
-    name = unique_name()
-    with pg_connect("postgres") as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with temporary_pg_database() as name:
         yield name
-    finally:
-        with pg_connect("postgres") as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from tests.db_fixtures import (
     PG_PORT,
     mysql_connect,
     pg_connect,
-    unique_name,
+    temporary_mysql_database,
+    temporary_pg_database,
 )
 
 BIG_ROWS = 1_000_000
@@ -25,53 +26,37 @@ PARTITIONED_ROWS = 200_000
 @pytest.fixture
 def pg_loaded() -> Iterator[str]:
     """A database with 1,000,000 rows in one table and 200,000 in 4 partitions."""
-    name = unique_name()
-    with pg_connect("postgres") as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with pg_connect(name) as conn:
-            conn.execute("CREATE TABLE big (id int)")
-            conn.execute("INSERT INTO big SELECT generate_series(1, %s)", (BIG_ROWS,))
-            conn.execute("CREATE TABLE events (id int) PARTITION BY RANGE (id)")
-            for part in range(4):
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE {} PARTITION OF events FOR VALUES FROM ({}) TO ({})"
-                    ).format(
-                        sql.Identifier(f"events_{part}"),
-                        sql.Literal(part * 50_000 + 1),
-                        sql.Literal((part + 1) * 50_000 + 1),
-                    )
-                )
+    with temporary_pg_database() as name, pg_connect(name) as conn:
+        conn.execute("CREATE TABLE big (id int)")
+        conn.execute("INSERT INTO big SELECT generate_series(1, %s)", (BIG_ROWS,))
+        conn.execute("CREATE TABLE events (id int) PARTITION BY RANGE (id)")
+        for part in range(4):
             conn.execute(
-                "INSERT INTO events SELECT generate_series(1, %s)", (PARTITIONED_ROWS,)
-            )
-            conn.execute("ANALYZE")
-        yield name
-    finally:
-        with pg_connect("postgres") as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
+                sql.SQL(
+                    "CREATE TABLE {} PARTITION OF events FOR VALUES FROM ({}) TO ({})"
+                ).format(
+                    sql.Identifier(f"events_{part}"),
+                    sql.Literal(part * 50_000 + 1),
+                    sql.Literal((part + 1) * 50_000 + 1),
                 )
             )
+        conn.execute(
+            "INSERT INTO events SELECT generate_series(1, %s)", (PARTITIONED_ROWS,)
+        )
+        conn.execute("ANALYZE")
+        conn.close()
+        yield name
 
 
 @pytest.fixture
 def mariadb_loaded() -> Iterator[str]:
     """A database with 1,000,000 rows in one InnoDB table."""
-    name = unique_name()
-    with mysql_connect() as admin, admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    try:
+    with temporary_mysql_database() as name:
         with mysql_connect(name) as conn, conn.cursor() as cursor:
             cursor.execute("CREATE TABLE big (id INT PRIMARY KEY) ENGINE=InnoDB")
             cursor.execute(f"INSERT INTO big SELECT seq FROM seq_1_to_{BIG_ROWS}")
             cursor.execute("ANALYZE TABLE big")
         yield name
-    finally:
-        with mysql_connect() as admin, admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def scan(dsn: str, thresholds: dict | None = None) -> dict:
