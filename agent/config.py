@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -109,6 +110,86 @@ class DatabaseSettings(Strict):
     connect_timeout: float = Field(default=10.0, gt=0)
 
 
+_DURATION_UNITS = {
+    "ms": 0.001,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
+    "y": 31536000,
+}
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus duration such as 30d, 5m or 1h30m into seconds."""
+    text = str(text).strip()
+    parts = _DURATION.findall(text)
+    if not text or "".join(f"{n}{u}" for n, u in parts) != text:
+        raise ValueError(f"expected a duration such as 30d, 5m or 1h30m, got {text!r}")
+    return float(sum(int(number) * _DURATION_UNITS[unit] for number, unit in parts))
+
+
+class PrometheusQueries(Strict):
+    """Explicit PromQL; each wins over the detected profiles for its measure."""
+
+    concurrent_users: str | None = None
+    tps: str | None = None
+    records: str | None = None
+
+
+class PrometheusSource(Strict):
+    url: str
+    token_file: Path | None = None
+    token_env: str | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0)
+    window: str = "30d"
+    rate_window: str = "5m"
+    selector: str | None = None
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
+    # Evaluate every query at this instant instead of now, for reproducible reports.
+    evaluation_time: dt.datetime | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "expected an http:// or https:// URL of the Prometheus server"
+            )
+        if parts.password is not None:
+            raise ValueError(
+                "the URL contains a password; remove it and set password_file or "
+                "password_env instead"
+            )
+        return value.rstrip("/")
+
+    @field_validator("window", "rate_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _no_auth_header(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in ("authorization", "proxy-authorization"):
+                raise ValueError(
+                    f"header {name} carries a secret; use token_file or password_file"
+                )
+        return value
+
+
 class SourcesConfig(Strict):
     # A sources section without `host` scans no host; with no sources section at
     # all, the default is this host only.
@@ -117,8 +198,8 @@ class SourcesConfig(Strict):
     database_settings: DatabaseSettings = Field(default_factory=DatabaseSettings)
     # Accepted so that a config written for later versions validates; this version
     # reports these collectors as skipped.
-    # TODO: collectors for prometheus, kubernetes, network, software and repository.
-    prometheus: dict[str, Any] | None = None
+    # TODO: collectors for kubernetes, network, software and repository.
+    prometheus: PrometheusSource | None = None
     kubernetes: dict[str, Any] | None = None
     network: dict[str, Any] | None = None
     software: dict[str, Any] | None = None

@@ -93,6 +93,14 @@ class Context:
 
 
 def _compare(test: Test, fact: Resolved, band: float) -> TestResult:
+    result = _compare_value(test, fact, band)
+    if fact.caveats:
+        caveats = "; ".join(fact.caveats)
+        result.note = f"{result.note}; {caveats}" if result.note else caveats
+    return result
+
+
+def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:
     value = fact.value
     if test.op == "is_true":
         return TestResult(test, value is True, value)
@@ -217,6 +225,8 @@ def _fact_used(key: str, resolved: Resolved) -> dict[str, Any]:
         data["bound"] = resolved.bound
     if resolved.uncertain:
         data["uncertain"] = True
+    if resolved.caveats:
+        data["caveats"] = resolved.caveats
     return data
 
 

@@ -29,6 +29,9 @@ class Resolved:
     sources: list[str]
     bound: str | None = None
     uncertain: bool = False
+    # Warnings a collector attached to an observation (details.caveat), such as an
+    # observation window shorter than the one configured.
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -42,6 +45,8 @@ class Resolved:
             data["bound"] = self.bound
         if self.uncertain:
             data["uncertain"] = True
+        if self.caveats:
+            data["caveats"] = self.caveats
         return data
 
 
@@ -66,6 +71,8 @@ def _combine(spec: KeySpec, facts: list[dict[str, Any]]) -> Any:
         return sum(values)
     if spec.combine == "max":
         return max(values)
+    if spec.combine == "min":
+        return min(values)
     if spec.combine == "any":
         return any(values)
     if spec.combine == "union":
@@ -102,6 +109,11 @@ def _resolve_tier(spec: KeySpec, tier: str, facts: list[dict[str, Any]]) -> Reso
         sources=sorted({str(fact.get("source", "")) for fact in chosen}),
         bound="lower" if any(f.get("bound") == "lower" for f in chosen) else None,
         uncertain=any(bool(f.get("uncertain")) for f in chosen),
+        caveats=[
+            str(f["details"]["caveat"])
+            for f in chosen
+            if isinstance(f.get("details"), dict) and f["details"].get("caveat")
+        ],
     )
 
 

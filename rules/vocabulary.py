@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 TYPES = ("number", "bool", "string", "date", "components")
-COMBINES = ("sum", "max", "union", "any", "distinct")
+COMBINES = ("sum", "max", "min", "union", "any", "distinct")
 
 
 @dataclass(frozen=True)

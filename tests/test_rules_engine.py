@@ -222,3 +222,16 @@ def test_thirteen_verdicts_all_unknown_without_facts(pack, vocabulary):
     assert sorted(by_id) == list(range(1, 14))
     assert {c["verdict"] for c in by_id.values()} == {"unknown"}
     assert classification["technologically_complex"] is None
+
+
+def test_caveat_shown_in_explanation(pack, vocabulary):
+    facts = load_facts(6000, None, None)
+    facts.append(
+        fact("load.tps_peak", 400.0, details={"caveat": "window covers 3 of 30 days"})
+    )
+    by_id, _ = verdicts(pack, vocabulary, facts)
+    tps = {t["name"]: t for t in by_id[4]["thresholds"]}["tps"]
+    assert tps["note"] == "window covers 3 of 30 days"
+    assert "window covers 3 of 30 days" in by_id[4]["explanation"]
+    used = {f["key"]: f for f in by_id[4]["facts_used"]}
+    assert used["load.tps_peak"]["caveats"] == ["window covers 3 of 30 days"]
