@@ -256,10 +256,16 @@ def _format_location(location: tuple[Any, ...]) -> str:
     return path or "(top level)"
 
 
+def _may_hold_secret(field: str) -> bool:
+    # A DSN or URL can embed a password and a header a token, so their invalid
+    # values are never echoed back in an error.
+    return field in ("dsn", "url", "headers") or "password" in field or "token" in field
+
+
 def _describe(error: dict[str, Any]) -> str:
     location = _format_location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    secret_field = any(str(p) in ("dsn", "password_file") for p in error["loc"])
+    secret_field = any(_may_hold_secret(str(part)) for part in error["loc"])
     if error["type"] in ("missing", "extra_forbidden") or secret_field:
         return f"{location}: {message}"
     return f"{location}: {message} (got {error['input']!r})"

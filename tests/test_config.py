@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from agent.config import load_config, read_secret
+from agent.config import load_config, parse_duration, read_secret
 from agent.errors import ConfigError
 
 GOOD = """\
@@ -161,3 +161,59 @@ def test_secret_env_missing(monkeypatch):
 def test_secret_file_missing(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the secret file"):
         read_secret("db", file=tmp_path / "absent", env=None)
+
+
+PROMETHEUS = """\
+system: {name: x}
+sources:
+  prometheus:
+    url: http://127.0.0.1:9090
+    window: 30d
+    rate_window: 5m
+    selector: 'namespace="e-licensing"'
+    queries:
+      tps: sum(rate(http_requests_total[5m]))
+"""
+
+
+def test_prometheus_source_loads(tmp_path):
+    source = load_config(write(tmp_path, PROMETHEUS)).sources.prometheus
+    assert source.url == "http://127.0.0.1:9090"
+    assert source.queries.tps == "sum(rate(http_requests_total[5m]))"
+    assert source.queries.concurrent_users is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30d", 2_592_000), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5x", "1h 30m", "m5"])
+def test_parse_duration_rejects(text):
+    with pytest.raises(ValueError, match="expected a duration such as 30d"):
+        parse_duration(text)
+
+
+def test_prometheus_bad_window_named(tmp_path):
+    path = write(tmp_path, PROMETHEUS.replace("window: 30d", "window: a month"))
+    with pytest.raises(
+        ConfigError, match=r"sources\.prometheus\.window: .*30d, 5m or 1h30m"
+    ):
+        load_config(path)
+
+
+def test_prometheus_url_password_rejected(tmp_path):
+    text = PROMETHEUS.replace("http://127.0.0.1", "http://admin:Canary-Pa55@127.0.0.1")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert "sources.prometheus.url" in str(caught.value)
+    assert "Canary-Pa55" not in str(caught.value)
+
+
+def test_prometheus_authorization_header_rejected(tmp_path):
+    text = PROMETHEUS + "    headers: {Authorization: Bearer abc}\n"
+    with pytest.raises(ConfigError, match="header Authorization carries a secret"):
+        load_config(write(tmp_path, text))
