@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from typing import Any
 
 import click
+from click.utils import PacifyFlushWrapper
 
 from agent import __version__, logs
 from agent.config import DEFAULT_CONFIG, load_config
-from agent.errors import EXIT_INTERNAL, AgentError
+from agent.errors import EXIT_INTERNAL, EXIT_OUTPUT, AgentError
 from agent.output import write_atomic
 from agent.render import FORMATS, render
 from agent.runner import Outcome, Planned
@@ -21,7 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def _fail(exc: AgentError) -> None:
-    click.echo(f"techcomplex: error: {logs.REDACTOR(str(exc))}", err=True)
+    message = logs.REDACTOR(str(exc))
+    if logs.json_lines_enabled():
+        log.error("%s", message)
+    else:
+        click.echo(f"techcomplex: error: {message}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -110,13 +116,20 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     "--output",
     default=None,
     metavar="FILE",
-    help="Write the report to FILE (atomically) instead of standard output.",
+    help="Write the report to FILE (atomically) instead of standard output; "
+    "- is standard output.",
 )
 @click.pass_context
 def scan(
     ctx: click.Context, config_path: str | None, fmt: str, output: str | None
 ) -> None:
     """Scan the configured system once and print or write the report."""
+    if output == "":
+        raise click.BadParameter(
+            "must name a file, or - for standard output", param_hint="--output"
+        )
+    if output == "-":
+        output = None
     progress = _Progress() if ctx.obj["interactive"] else None
     try:
         config = load_config(config_path)
@@ -197,7 +210,27 @@ def facts() -> None:
 
 def entry() -> None:
     try:
-        main(obj={})
+        code = main.main(obj={}, standalone_mode=False)
+        sys.stdout.flush()
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except BrokenPipeError:
+        # The reader went away (e.g. `techcomplex criteria | head -1`): nothing
+        # more can be written, so leave quietly without a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_OUTPUT)
+    except SystemExit as exc:
+        # Click handles a broken pipe itself: it wraps stdout and exits with 1,
+        # which here means an internal error. Report it as an output failure.
+        if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            sys.exit(EXIT_OUTPUT)
+        raise
     except Exception:
         log.exception("internal error")
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -13,12 +13,20 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agent.errors import ConfigError
+from rules.yamlload import load_with_lines
 
 DEFAULT_CONFIG = "techcomplex.yaml"
 
@@ -43,10 +51,24 @@ class Stage(Strict):
     commissioned: dt.date
 
 
+# Names a partner in Kazakhstan may be given; such a partner is not interstate.
+DOMESTIC_COUNTRIES = {"kz", "kaz", "kazakhstan", "казахстан", "қазақстан"}
+
+
 class Partner(Strict):
     name: str = Field(min_length=1)
     country: str | None = None
     endpoint: str | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _foreign(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in DOMESTIC_COUNTRIES:
+            raise ValueError(
+                "a partner in Kazakhstan does not make a project interstate; "
+                "list foreign partners only"
+            )
+        return value
 
 
 class DeclaredConfig(Strict):
@@ -61,6 +83,22 @@ class DeclaredConfig(Strict):
     expected_users: int | None = Field(default=None, ge=0)
     facts: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("declared_on", "development_started")
+    @classmethod
+    def _not_in_future(cls, value: dt.date | None) -> dt.date | None:
+        today = dt.datetime.now(dt.UTC).date()
+        if value is not None and value > today:
+            raise ValueError(f"must not be in the future (today is {today})")
+        return value
+
+    @field_validator("expires")
+    @classmethod
+    def _expires_after_declaration(cls, value, info):
+        declared_on = info.data.get("declared_on")
+        if value and declared_on and value < declared_on:
+            raise ValueError(f"must not be before declared_on ({declared_on})")
+        return value
+
     @field_validator("development_finished")
     @classmethod
     def _finished_after_start(cls, value, info):
@@ -69,10 +107,36 @@ class DeclaredConfig(Strict):
             raise ValueError(f"must not be before development_started ({started})")
         return value
 
+    @field_validator("commissioning_phases")
+    @classmethod
+    def _unique_stages(cls, value: list[Stage] | None) -> list[Stage] | None:
+        names = [stage.name for stage in value or []]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"stage names must be unique; repeated: {repeated}")
+        return value
+
+
+# Longest timeout accepted for any wait, in seconds (one day).
+MAX_SECONDS = 86400.0
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# DSN query parameters that choose TLS; anything else could change what is read.
+DSN_PARAMETERS = {
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "ssl_ca",
+    "ssl_cert",
+    "ssl_key",
+}
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
 
 class HostSource(Strict):
     root: str = "/"
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=MAX_SECONDS)
 
 
 class DatabaseSource(Strict):
@@ -98,16 +162,68 @@ class DatabaseSource(Strict):
             )
         if not parts.hostname or not parts.path.strip("/"):
             raise ValueError("the DSN needs a host and a database name")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        except ValueError:
+            raise ValueError(
+                "the DSN's port must be a number from 1 to 65535"
+            ) from None
+        if parts.fragment:
+            raise ValueError("the DSN must not have a #fragment")
+        for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+            if name not in DSN_PARAMETERS:
+                allowed = ", ".join(sorted(DSN_PARAMETERS))
+                raise ValueError(
+                    f"the DSN parameter {name!r} is not accepted; allowed: {allowed}"
+                )
         return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "expected the name of an environment variable (letters, digits, _), "
+                "not its value"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> DatabaseSource:
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("give password_file or password_env, not both")
+        return self
+
+    def identity(self) -> tuple[str, str, int | None, str]:
+        """Return (engine family, host, port, database) for finding repeats."""
+        parts = urlsplit(self.dsn)
+        family = "postgresql" if parts.scheme.startswith("postgres") else "mysql"
+        host = (parts.hostname or "").lower()
+        if host in _LOOPBACK_NAMES:
+            host = "loopback"
+        default_port = 5432 if family == "postgresql" else 3306
+        return family, host, parts.port or default_port, parts.path.strip("/")
 
 
 class DatabaseSettings(Strict):
-    timeout: float = Field(default=120.0, gt=0)
+    timeout: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
     exact_band: float = Field(default=0.10, ge=0, le=1)
     tps_sample_seconds: float = Field(default=5.0, ge=0.1, le=300)
-    statement_timeout: float = Field(default=30.0, gt=0)
-    lock_timeout: float = Field(default=5.0, gt=0)
-    connect_timeout: float = Field(default=10.0, gt=0)
+    statement_timeout: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
+    lock_timeout: float = Field(default=5.0, gt=0, le=MAX_SECONDS)
+    connect_timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+
+    @model_validator(mode="after")
+    def _timeout_covers_connect_and_sample(self) -> DatabaseSettings:
+        # Connecting and the commit-counter sample come before any count, so a
+        # collector timeout shorter than both would cut every database.
+        needed = self.connect_timeout + self.tps_sample_seconds
+        if self.timeout <= needed:
+            raise ValueError(
+                f"timeout ({self.timeout:g} s) must exceed connect_timeout plus "
+                f"tps_sample_seconds ({needed:g} s)"
+            )
+        return self
 
 
 _DURATION_UNITS = {
@@ -212,6 +328,15 @@ class SourcesConfig(Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"database names must be unique; repeated: {repeated}")
+        seen: dict[tuple, str] = {}
+        for db in value:
+            identity = db.identity()
+            if identity in seen:
+                raise ValueError(
+                    f"databases {seen[identity]!r} and {db.name!r} name the same "
+                    "database; list each database once so its rows count once"
+                )
+            seen[identity] = db.name
         return value
 
 
@@ -266,7 +391,9 @@ def _describe(error: dict[str, Any]) -> str:
     location = _format_location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     secret_field = any(_may_hold_secret(str(part)) for part in error["loc"])
-    if error["type"] in ("missing", "extra_forbidden") or secret_field:
+    # A whole mapping or list is too long to echo and may contain secrets.
+    structured = isinstance(error["input"], dict | list)
+    if error["type"] in ("missing", "extra_forbidden") or secret_field or structured:
         return f"{location}: {message}"
     return f"{location}: {message} (got {error['input']!r})"
 
@@ -303,7 +430,7 @@ def load_config(path: str | None) -> Config:
             path, f"cannot read the config file ({exc.strerror})"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_with_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -36,6 +36,12 @@ class Redactor:
 
 
 REDACTOR = Redactor()
+_json_lines = False
+
+
+def json_lines_enabled() -> bool:
+    """Tell whether log lines are JSON objects, so errors should be too."""
+    return _json_lines
 
 
 class RedactingFilter(logging.Filter):
@@ -66,6 +72,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure(*, level: str = "INFO", json_lines: bool = False) -> None:
     """Send log lines to stderr, masked, as text or one JSON object per line."""
+    global _json_lines
+    _json_lines = json_lines
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     if json_lines:

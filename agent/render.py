@@ -1,4 +1,10 @@
-"""Renderings of the one report document: JSON, a terminal table, Markdown, HTML."""
+"""Renderings of the one report document: JSON, a terminal table, Markdown, HTML.
+
+Every rendering carries the same sections: the verdicts with their evidence, the
+facts that are missing and why, the collectors' status, the notices an auditor
+must see (measured values that contradict declarations, expired declarations,
+rejected observations) and the rule pack that judged.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,26 @@ def classification_line(report: dict[str, Any]) -> str:
     )
 
 
+def pack_line(report: dict[str, Any]) -> str:
+    pack = report["rule_pack"]
+    origin = pack.get("origin", "built-in")
+    where = "built-in" if origin == "built-in" else f"file {origin}"
+    return (
+        f"Rule pack {pack['id']} {pack['version']} ({where}, "
+        f"sha256 {pack.get('sha256', '')[:12]})"
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        names = [
+            str(item.get("name", item)) if isinstance(item, dict) else str(item)
+            for item in value
+        ]
+        return ", ".join(names) or "none"
+    return str(value)
+
+
 def _reason_summary(criterion: dict[str, Any]) -> str:
     """Summarise the evidence: each test's value and result, or why it is missing."""
     reasons = {m["key"]: m["reason"] for m in criterion["facts_missing"]}
@@ -37,14 +63,39 @@ def _reason_summary(criterion: dict[str, Any]) -> str:
             continue
         value = test.get("threshold")
         threshold = f" {value:,}" if isinstance(value, int | float) else ""
-        parts.append(
-            f"{fact} = {_short(test['value'])} ({test['op']}{threshold}: {test['result']})"
+        text = f"{fact} = {_short(test['value'])} ({test['op']}{threshold}: "
+        text += f"{test['result']})"
+        if test.get("note"):
+            text += f" [{test['note']}]"
+        parts.append(text)
+    summary = "; ".join(parts)
+    if criterion.get("mode"):
+        summary = f"mode {criterion['mode']}: {summary}"
+    return summary
+
+
+def notices(report: dict[str, Any]) -> list[str]:
+    """Return what an auditor must see beside the verdicts, one line each."""
+    lines = []
+    for d in report.get("discrepancies", []):
+        lines.append(
+            f"{d['key']}: the {d['used']} value {d[d['used']]} is used; "
+            f"the declared value {d['declared']} disagrees"
         )
-    return "; ".join(parts)
+    for e in report.get("expired_declarations", []):
+        by = e.get("declared_by") or {}
+        who = f" by {by.get('name')} ({by.get('role')})" if by else ""
+        lines.append(
+            f"{e['key']}: the declaration{who} expired on {e['expires']} and was ignored"
+        )
+    for r in report.get("rejected_facts", []):
+        source = f" from {r['source']}" if r.get("source") else ""
+        lines.append(f"{r['key']}: an observation{source} was rejected: {r['reason']}")
+    return lines
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_table(
@@ -68,6 +119,7 @@ def render_table(
             f"[{_VERDICT_STYLE[verdict]}]{verdict}[/]",
             criterion["basis"],
             _reason_summary(criterion),
+            end_section=False,
         )
     console.print(table)
     collectors = ", ".join(
@@ -75,6 +127,9 @@ def render_table(
         for c in report["collectors"]
     )
     console.print(f"Collectors: {collectors}", markup=False)
+    for line in notices(report):
+        console.print(f"Notice: {line}", markup=False)
+    console.print(pack_line(report), markup=False)
     console.print(classification_line(report), markup=False)
     return buffer.getvalue()
 
@@ -83,14 +138,17 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _missing_rows(report: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return [(c["id"], m) for c in report["criteria"] for m in c["facts_missing"]]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['system']['name']}: Order No. 308/НҚ criteria",
         "",
         (
             f"Scanned at {report['scanned_at']} by {report['agent']['name']} "
-            f"{report['agent']['version']}, rule pack {report['rule_pack']['id']} "
-            f"{report['rule_pack']['version']}."
+            f"{report['agent']['version']}. {pack_line(report)}."
         ),
         "",
         f"**{classification_line(report)}**",
@@ -103,6 +161,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {c['id']} | {_md_cell(c['title_ru'])}<br>{_md_cell(c['title_en'])} "
             f"| {c['verdict']} | {c['basis']} | {_md_cell(_reason_summary(c))} |"
         )
+    missing = _missing_rows(report)
+    if missing:
+        lines += ["", "## Missing evidence", ""]
+        lines += [
+            "| No. | Fact | Reason | Detail | Supplied by |",
+            "|---:|---|---|---|---|",
+        ]
+        for criterion_id, m in missing:
+            lines.append(
+                f"| {criterion_id} | `{m['key']}` | {m['reason']} "
+                f"| {_md_cell(m['message'])} | {_md_cell(', '.join(m['supplied_by']))} |"
+            )
+    if notices(report):
+        lines += ["", "## Notices", ""]
+        lines += [f"- {_md_cell(line)}" for line in notices(report)]
     lines += ["", "## Collectors", "", "| Collector | Status | Seconds | Error |"]
     lines.append("|---|---|---:|---|")
     for s in report["collectors"]:
@@ -110,54 +183,106 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {s['name']} | {s['status']} | {s['duration_seconds']} "
             f"| {_md_cell(s['error'] or '')} |"
         )
-    if report.get("discrepancies"):
-        lines += ["", "## Measured and declared values that disagree", ""]
-        for d in report["discrepancies"]:
-            lines.append(
-                f"- `{d['key']}`: used {d['used']} {d[d['used']]}, declared {d['declared']}"
-            )
     lines += ["", "## Resolved facts", "", "| Key | Value | Unit | Provenance |"]
     lines.append("|---|---|---|---|")
     for key, r in report["resolved"].items():
+        bound = " (lower bound)" if r.get("bound") == "lower" else ""
         lines.append(
-            f"| `{key}` | {_md_cell(_short(r['value']))} | {r['unit'] or ''} "
+            f"| `{key}` | {_md_cell(_short(r['value']))}{bound} | {r['unit'] or ''} "
             f"| {r['provenance']} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, list):
-        return (
-            ", ".join(
-                str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value
-            )
-            or "none"
+def _html_table(
+    headers: list[str], rows: list[list[str]], css: list[str] | None = None
+) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = []
+    for index, row in enumerate(rows):
+        cls = f" class='{e(css[index])}'" if css else ""
+        body.append(
+            f"<tr{cls}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
         )
-    return str(value)
+    return f"<table><tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
 
 
 def render_html(report: dict[str, Any]) -> str:
     e = html.escape
-    rows = "\n".join(
-        f"<tr class='{e(c['verdict'])}'><td>{c['id']}</td><td>{e(c['title_ru'])}"
-        f"<br><small>{e(c['title_en'])}</small></td><td>{e(c['verdict'])}</td>"
-        f"<td>{e(c['basis'])}</td><td>{e(_reason_summary(c))}</td></tr>"
-        for c in report["criteria"]
+    criteria = _html_table(
+        ["No.", "Criterion", "Verdict", "Basis", "Evidence"],
+        [
+            [
+                str(c["id"]),
+                f"{e(c['title_ru'])}<br><small>{e(c['title_en'])}</small>",
+                e(c["verdict"]),
+                e(c["basis"]),
+                e(_reason_summary(c)),
+            ]
+            for c in report["criteria"]
+        ],
+        [c["verdict"] for c in report["criteria"]],
     )
+    missing = _html_table(
+        ["No.", "Fact", "Reason", "Detail", "Supplied by"],
+        [
+            [
+                str(i),
+                e(m["key"]),
+                e(m["reason"]),
+                e(m["message"]),
+                e(", ".join(m["supplied_by"])),
+            ]
+            for i, m in _missing_rows(report)
+        ],
+    )
+    collectors = _html_table(
+        ["Collector", "Status", "Seconds", "Error"],
+        [
+            [
+                e(s["name"]),
+                e(s["status"]),
+                str(s["duration_seconds"]),
+                e(s["error"] or ""),
+            ]
+            for s in report["collectors"]
+        ],
+    )
+    resolved = _html_table(
+        ["Key", "Value", "Unit", "Provenance"],
+        [
+            [
+                e(key),
+                e(_short(r["value"]) + (" (lower bound)" if r.get("bound") else "")),
+                e(r["unit"] or ""),
+                e(r["provenance"]),
+            ]
+            for key, r in report["resolved"].items()
+        ],
+    )
+    notice_items = "".join(f"<li>{e(line)}</li>" for line in notices(report))
+    name = e(report["system"]["name"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{e(report["system"]["name"])}: Order No. 308 criteria</title>
+<title>{name}: Order No. 308 criteria</title>
 <style>body{{font-family:sans-serif}}td{{vertical-align:top;padding:4px}}
-tr.met td:nth-child(3){{color:#060;font-weight:bold}}tr.unknown td:nth-child(3){{color:#a60}}</style>
+tr.met td:nth-child(3){{color:#060;font-weight:bold}}
+tr.unknown td:nth-child(3){{color:#a60}}</style>
 </head><body>
-<h1>{e(report["system"]["name"])}: Order No. 308/НҚ criteria</h1>
-<p>Scanned at {e(report["scanned_at"])}, rule pack {e(report["rule_pack"]["id"])}
-{e(str(report["rule_pack"]["version"]))}.</p>
+<h1>{name}: Order No. 308/НҚ criteria</h1>
+<p>Scanned at {e(report["scanned_at"])}. {e(pack_line(report))}.</p>
 <p><strong>{e(classification_line(report))}</strong></p>
-<table><tr><th>No.</th><th>Criterion</th><th>Verdict</th><th>Basis</th><th>Evidence</th></tr>
-{rows}
-</table></body></html>
+{criteria}
+<h2>Missing evidence</h2>
+{missing}
+<h2>Notices</h2>
+<ul>{notice_items or "<li>none</li>"}</ul>
+<h2>Collectors</h2>
+{collectors}
+<h2>Resolved facts</h2>
+{resolved}
+</body></html>
 """
 
 

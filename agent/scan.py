@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent import __version__
-from agent.config import Config, read_secret
+from agent.config import Config, parse_duration, read_secret
 from agent.errors import ConfigError
 from agent.logs import REDACTOR
 from agent.runner import Outcome, Planned, run_collectors
@@ -23,6 +23,8 @@ from rules.vocabulary import Vocabulary, load_vocabulary
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.0"
+# Sources this version can collect from; the rules name only these as a fix.
+AVAILABLE_SOURCES = {"declared", "host", "database", "prometheus"}
 
 
 def load_rules(config: Config, vocabulary: Vocabulary) -> Pack:
@@ -34,14 +36,16 @@ def load_rules(config: Config, vocabulary: Vocabulary) -> Pack:
             pack, thresholds=rules.thresholds, modes=rules.modes, min_met=rules.min_met
         )
     except PackError as exc:
-        raise ConfigError(config.origin, f"rules: {exc}") from None
+        where = "" if exc.source.startswith("rules.") else "rules.pack: "
+        raise ConfigError(config.origin, f"{where}{exc}") from None
 
 
-def _records_threshold(pack: Pack) -> int | None:
+def _threshold(pack: Pack, fact: str) -> float | None:
+    """Return the pack's lower threshold on a fact (the first gt or ge test of it)."""
     for criterion in pack.criteria:
         for test in criterion.tests():
-            if test.fact == "data.records_total" and test.op in ("gt", "ge"):
-                return int(test.value)
+            if test.fact == fact and test.op in ("gt", "ge"):
+                return test.value
     return None
 
 
@@ -110,11 +114,11 @@ def _database_plan(config: Config, pack: Pack) -> Planned:
                 schemas=tuple(db.schemas) if db.schemas else None,
             )
         )
-    threshold = _records_threshold(pack)
+    threshold = _threshold(pack, "data.records_total")
     try:
         collector = DatabaseCollector(
             targets,
-            records_threshold=threshold if threshold is not None else 50_000_000,
+            records_threshold=int(threshold) if threshold is not None else 50_000_000,
             exact_band=settings.exact_band,
             tps_sample_seconds=settings.tps_sample_seconds,
             statement_timeout=settings.statement_timeout,
@@ -124,6 +128,57 @@ def _database_plan(config: Config, pack: Pack) -> Planned:
     except ValueError as exc:
         raise ConfigError(config.origin, f"sources.databases: {exc}") from None
     return Planned("database", collector, settings.timeout)
+
+
+def _prometheus_plan(config: Config, pack: Pack) -> Planned:
+    source = config.sources.prometheus
+    where = f"{config.origin}: sources.prometheus"
+    token = read_secret(where, file=source.token_file, env=source.token_env)
+    password = read_secret(where, file=source.password_file, env=source.password_env)
+    REDACTOR.add(token)
+    REDACTOR.add(password)
+    thresholds = {
+        name: value
+        for name, value in (
+            ("concurrent_users", _threshold(pack, "load.concurrent_users_peak")),
+            ("tps", _threshold(pack, "load.tps_peak")),
+            ("records", _threshold(pack, "data.records_total")),
+        )
+        if value is not None
+    }
+    try:
+        collector = _build_prometheus(source, token, password, thresholds, config)
+    except ValueError as exc:
+        raise ConfigError(config.origin, f"sources.prometheus: {exc}") from None
+    # Each request is bounded by the timeout, and a scan sends at most 8.
+    return Planned("prometheus", collector, source.timeout * 8)
+
+
+def _build_prometheus(source, token, password, thresholds, config):
+    from collectors.prometheus import PrometheusCollector
+
+    evaluation_time = source.evaluation_time
+    if evaluation_time is not None and evaluation_time.tzinfo is None:
+        evaluation_time = evaluation_time.replace(tzinfo=dt.UTC)
+    return PrometheusCollector(
+        source.url,
+        token=token,
+        username=source.username,
+        password=password,
+        ca_file=str(source.ca_file) if source.ca_file else None,
+        insecure=source.insecure_skip_verify,
+        headers=dict(source.headers),
+        timeout=source.timeout,
+        window_seconds=parse_duration(source.window),
+        rate_window_seconds=parse_duration(source.rate_window),
+        selector=source.selector,
+        queries=source.queries.model_dump(exclude_none=True),
+        evaluation_time=evaluation_time.timestamp() if evaluation_time else None,
+        thresholds=thresholds,
+        # Row counts read from the databases themselves are exact where the
+        # exporters' are not; reading both would count each table twice.
+        collect_records=not config.sources.databases,
+    )
 
 
 def plan_collectors(
@@ -145,7 +200,9 @@ def plan_collectors(
         )
     if sources.databases:
         plans.append(_database_plan(config, pack))
-    for name in ("prometheus", "kubernetes", "network", "software", "repository"):
+    if sources.prometheus is not None:
+        plans.append(_prometheus_plan(config, pack))
+    for name in ("kubernetes", "network", "software", "repository"):
         if getattr(sources, name) is not None:
             plans.append(
                 Planned(
@@ -174,9 +231,15 @@ def judge(
     uncertain_band: float,
 ) -> dict[str, Any]:
     """Resolve facts and evaluate the pack; return the report's judged sections."""
-    resolution = resolve(facts, vocabulary, today=today)
+    gaps = [gap for status in collectors for gap in status.get("gaps", [])]
+    resolution = resolve(facts, vocabulary, today=today, gaps=gaps)
     criteria, classification = evaluate(
-        pack, resolution, vocabulary, collectors, uncertain_band=uncertain_band
+        pack,
+        resolution,
+        vocabulary,
+        collectors,
+        uncertain_band=uncertain_band,
+        available=AVAILABLE_SOURCES,
     )
     return {
         "resolved": {
@@ -227,6 +290,7 @@ def run_scan(
             "version": pack.version,
             "sha256": pack.sha256,
             "source": pack.source,
+            "origin": pack.origin,
             "min_met": pack.min_met,
         },
         "system": {**system, "config": config.origin, "scanned_from": platform.node()},

@@ -18,6 +18,8 @@ BAD_RESPONSE = "bad_response"
 TIMED_OUT = "timed_out"
 NO_DATA = "no_data"
 CRASHED = "crashed"
+# Used by the rules only: a declaration past its expiry date.
+EXPIRED = "expired"
 
 REASON_CODES = (
     NOT_CONFIGURED,
@@ -29,6 +31,7 @@ REASON_CODES = (
     TIMED_OUT,
     NO_DATA,
     CRASHED,
+    EXPIRED,
 )
 
 

@@ -100,11 +100,19 @@ def _compare(test: Test, fact: Resolved, band: float) -> TestResult:
     return result
 
 
+_PARTIAL = "part of the sources could not be read, so a negative result decides nothing"
+
+
 def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:
     value = fact.value
+    partial = fact.bound == "lower"
     if test.op == "is_true":
+        if value is not True and partial:
+            return TestResult(test, None, value, note=_PARTIAL)
         return TestResult(test, value is True, value)
     if test.op == "nonempty":
+        if not value and partial:
+            return TestResult(test, None, value, note=_PARTIAL)
         return TestResult(test, len(value) > 0, value)
     if test.op == "in":
         return TestResult(test, value in test.value, value)
@@ -117,6 +125,12 @@ def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:
             value,
             margin,
             "a lower bound below the threshold decides nothing",
+        )
+    known = fact.known_minimum
+    exceeds = known is not None and _COMPARE[test.op](known, test.value)
+    if fact.uncertain and exceeds and test.op in ("gt", "ge"):
+        return TestResult(
+            test, True, value, margin, f"the exactly counted part {known:,} decides"
         )
     if fact.uncertain and test.value and abs(value / test.value - 1) <= band:
         return TestResult(
@@ -158,12 +172,24 @@ def _evaluate(node: Test | Group, context: Context) -> bool | None:
 
 
 def _missing_reason(
-    key: str, vocabulary: Vocabulary, collectors: list[dict[str, Any]]
+    key: str,
+    vocabulary: Vocabulary,
+    collectors: list[dict[str, Any]],
+    resolution: Resolution,
+    available: set[str] | None,
 ) -> dict[str, Any]:
     spec = vocabulary[key]
     sources = list(spec.sources)
     supplied_by = [f"{name} ({SOURCE_SETTINGS.get(name, name)})" for name in sources]
     entry: dict[str, Any] = {"key": key, "supplied_by": supplied_by}
+    expired = [e for e in resolution.expired if e["key"] == key]
+    if expired:
+        return {
+            **entry,
+            "reason": "expired",
+            "message": f"the declaration expired on {expired[0]['expires']}; "
+            "renew it with a new declared_on and expires",
+        }
     gaps = [
         gap
         for status in collectors
@@ -185,7 +211,7 @@ def _missing_reason(
         for s in collectors
         if s["name"] in sources and s["name"] != "declared" and s["status"] != "skipped"
     ]
-    failed = [s for s in ran if s["status"] == "failed"]
+    failed = [s for s in ran if s["status"] == "failed" or s.get("reason")]
     if failed:
         failed.sort(
             key=lambda s: _FAILURE_ORDER.index(s.get("reason") or "source_failed")
@@ -202,8 +228,7 @@ def _missing_reason(
         return {
             **entry,
             "reason": "not_configured",
-            "message": "no configured source supplies it; configure "
-            + " or ".join(SOURCE_SETTINGS.get(name, name) for name in sources),
+            "message": _configure_hint(sources, available),
         }
     names = ", ".join(s["name"] for s in ran)
     return {
@@ -211,6 +236,17 @@ def _missing_reason(
         "reason": "no_data",
         "message": f"{names} ran but did not observe it",
     }
+
+
+def _configure_hint(sources: list[str], available: set[str] | None) -> str:
+    usable = [n for n in sources if available is None or n in available]
+    missing = [n for n in sources if n not in usable]
+    text = "no configured source supplies it"
+    if usable:
+        text += "; configure " + " or ".join(SOURCE_SETTINGS.get(n, n) for n in usable)
+    if missing:
+        text += f" (not available in this version: {', '.join(missing)})"
+    return text
 
 
 def _fact_used(key: str, resolved: Resolved) -> dict[str, Any]:
@@ -231,6 +267,8 @@ def _fact_used(key: str, resolved: Resolved) -> dict[str, Any]:
 
 
 def _criterion_basis(criterion: Criterion) -> str:
+    if criterion.mode and criterion.modes[criterion.mode].basis == "policy":
+        return "policy"
     tests = criterion.tests()
     return "order" if all(test.basis == "order" for test in tests) else "policy"
 
@@ -253,7 +291,7 @@ def _explain(verdict: str, criterion: Criterion, results: list[TestResult]) -> s
         parts.append(text)
     join = ""
     if criterion.modes and criterion.mode:
-        join = f" [{criterion.mode}: {criterion.modes[criterion.mode]} thresholds]"
+        join = f" [{criterion.mode}: {criterion.modes[criterion.mode].join} thresholds]"
     return f"{verdict}{join}: " + "; ".join(parts)
 
 
@@ -276,7 +314,7 @@ def _format_value(value: Any) -> str:
 def _condition_for(criterion: Criterion) -> Test | Group:
     condition = criterion.condition
     if criterion.mode and isinstance(condition, Group):
-        join = criterion.modes[criterion.mode]
+        join = criterion.modes[criterion.mode].join
         return Group(
             join, condition.children, basis=condition.basis, reason=condition.reason
         )
@@ -290,6 +328,7 @@ def evaluate_criterion(
     collectors: list[dict[str, Any]],
     *,
     uncertain_band: float = 0.10,
+    available: set[str] | None = None,
 ) -> dict[str, Any]:
     context = Context(resolution, uncertain_band)
     outcome = _evaluate(_condition_for(criterion), context)
@@ -301,7 +340,7 @@ def evaluate_criterion(
         if key in resolution.resolved
     ]
     missing = [
-        _missing_reason(key, vocabulary, collectors)
+        _missing_reason(key, vocabulary, collectors, resolution, available)
         for key in keys
         if key not in resolution.resolved
     ]
@@ -347,15 +386,21 @@ def evaluate(
     collectors: list[dict[str, Any]],
     *,
     uncertain_band: float = 0.10,
+    available: set[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Evaluate every criterion of the pack; return the verdicts and the classification.
 
     `collectors` are the report's collector status entries, used to explain why a
-    fact is missing.
+    fact is missing; `available` names the sources this version can collect.
     """
     criteria = [
         evaluate_criterion(
-            criterion, resolution, vocabulary, collectors, uncertain_band=uncertain_band
+            criterion,
+            resolution,
+            vocabulary,
+            collectors,
+            uncertain_band=uncertain_band,
+            available=available,
         )
         for criterion in sorted(pack.criteria, key=lambda c: c.id)
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,21 @@ COMPARISONS = ("gt", "ge", "lt", "le", "eq", "ne")
 OPS = (*COMPARISONS, "in", "is_true", "nonempty")
 BASES = ("order", "policy")
 GROUPS = ("all", "any", "not", "at_least")
+
+# Fields each part of a pack may have; anything else is a typo to report.
+PACK_FIELDS = {
+    "id",
+    "version",
+    "source",
+    "min_met",
+    "min_met_basis",
+    "min_met_reason",
+    "criteria",
+}
+CRITERION_FIELDS = {"id", "title_ru", "title_en", "condition", "modes", "mode"}
+MODE_FIELDS = {"join", "basis", "reason"}
+TEST_FIELDS = {"fact", "op", "value", "name", "basis", "reason"}
+GROUP_FIELDS = {"all", "any", "not", "at_least", "of", "basis", "reason"}
 
 
 class PackError(Exception):
@@ -60,12 +76,21 @@ class Group:
 
 
 @dataclass
+class Mode:
+    """One way to join a criterion's top-level tests, with the basis of that choice."""
+
+    join: str
+    basis: str
+    reason: str | None = None
+
+
+@dataclass
 class Criterion:
     id: int
     title_ru: str
     title_en: str
     condition: Test | Group
-    modes: dict[str, str] = field(default_factory=dict)
+    modes: dict[str, Mode] = field(default_factory=dict)
     mode: str | None = None
 
     def tests(self) -> list[Test]:
@@ -80,6 +105,8 @@ class Pack:
     sha256: str
     criteria: list[Criterion]
     min_met: int = 1
+    # "built-in" for a pack shipped with the agent, else the file it was read from.
+    origin: str = "built-in"
 
     def criterion(self, criterion_id: int) -> Criterion:
         for criterion in self.criteria:
@@ -104,6 +131,14 @@ class _Parser:
     def fail(self, node: Any, message: str, key: str | None = None) -> PackError:
         return PackError(self.source, line_of(node, key), message)
 
+    def known_fields(self, node: dict, allowed: set[str], what: str) -> None:
+        for key in node:
+            if key not in allowed:
+                expected = ", ".join(sorted(allowed))
+                raise self.fail(
+                    node, f"unknown field {key!r} in a {what}; expected {expected}", key
+                )
+
     def require(self, node: dict, key: str, kind: type | tuple[type, ...]) -> Any:
         if key not in node:
             raise self.fail(node, f"missing field '{key}'")
@@ -115,6 +150,7 @@ class _Parser:
     def pack(self, data: Any, sha256: str) -> Pack:
         if not isinstance(data, dict):
             raise PackError(self.source, None, "a rule pack must be a YAML mapping")
+        self.known_fields(data, PACK_FIELDS, "pack")
         raw_criteria = self.require(data, "criteria", list)
         criteria = [self.criterion(entry) for entry in raw_criteria]
         seen: set[int] = set()
@@ -139,25 +175,26 @@ class _Parser:
     def criterion(self, entry: Any) -> Criterion:
         if not isinstance(entry, dict):
             raise self.fail(entry, f"a criterion must be a mapping, got {entry!r}")
+        self.known_fields(entry, CRITERION_FIELDS, "criterion")
         criterion_id = self.require(entry, "id", int)
         condition = self.node(self.require(entry, "condition", dict))
-        modes = entry.get("modes") or {}
-        for mode, join in modes.items():
-            if join not in ("all", "any"):
-                raise self.fail(entry, f"mode '{mode}' must join with all or any")
+        modes = self.modes(entry)
         mode = entry.get("mode")
         if mode is not None and mode not in modes:
-            raise self.fail(entry, f"mode {mode!r} is not one of the listed modes")
-        if modes and not (
-            isinstance(condition, Group) and condition.kind in modes.values()
-        ):
+            raise self.fail(
+                entry, f"mode {mode!r} is not one of the listed modes", "mode"
+            )
+        if modes and mode is None:
+            raise self.fail(entry, "a criterion with modes needs a default 'mode'")
+        joins = {m.join for m in modes.values()}
+        if modes and not (isinstance(condition, Group) and condition.kind in joins):
             raise self.fail(entry, "modes need a top-level all or any condition")
         criterion = Criterion(
             id=criterion_id,
             title_ru=str(self.require(entry, "title_ru", str)).strip(),
             title_en=str(self.require(entry, "title_en", str)).strip(),
             condition=condition,
-            modes=dict(modes),
+            modes=modes,
             mode=mode,
         )
         names = [test.name for test in criterion.tests()]
@@ -168,12 +205,32 @@ class _Parser:
             )
         return criterion
 
+    def modes(self, entry: dict) -> dict[str, Mode]:
+        raw = entry.get("modes") or {}
+        if not isinstance(raw, dict):
+            raise self.fail(entry, "modes must map a mode name to its join", "modes")
+        modes = {}
+        for name, spec in raw.items():
+            if not isinstance(spec, dict):
+                raise self.fail(raw, f"mode {name!r} needs join and basis", name)
+            self.known_fields(spec, MODE_FIELDS, "mode")
+            join = spec.get("join")
+            if join not in ("all", "any"):
+                raise self.fail(
+                    spec, f"mode {name!r} must join with all or any", "join"
+                )
+            basis, reason = self.basis(spec, required=True)
+            modes[str(name)] = Mode(join, basis, reason)
+        return modes
+
     def node(self, node: dict) -> Test | Group:
         kinds = [kind for kind in GROUPS if kind in node]
         if "fact" in node and kinds:
             raise self.fail(node, "a condition is either a test or a group, not both")
         if "fact" in node:
+            self.known_fields(node, TEST_FIELDS, "test")
             return self.test(node)
+        self.known_fields(node, GROUP_FIELDS, "group")
         if len(kinds) != 1:
             raise self.fail(
                 node, f"a condition needs 'fact' or exactly one of {', '.join(GROUPS)}"
@@ -255,7 +312,8 @@ def parse_pack(text: str, source: str, vocabulary: Vocabulary) -> Pack:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise PackError(source, line, f"not valid YAML: {exc}") from exc
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise PackError(source, line, f"not valid YAML: {problem}") from None
     sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return _Parser(source, vocabulary).pack(data, sha256)
 
@@ -275,7 +333,9 @@ def load_pack(name_or_path: str, vocabulary: Vocabulary) -> Pack:
             f"cannot read the rule pack ({exc.strerror}); give a built-in pack id "
             f"({', '.join(BUILTIN_PACKS)}) or a readable YAML file",
         ) from exc
-    return parse_pack(text, str(path), vocabulary)
+    pack = parse_pack(text, str(path), vocabulary)
+    pack.origin = str(path.resolve())
+    return pack
 
 
 def apply_overrides(
@@ -292,18 +352,17 @@ def apply_overrides(
     """
     result = copy.deepcopy(pack)
     if min_met is not None:
+        if min_met > len(result.criteria):
+            raise PackError(
+                "rules.min_met",
+                None,
+                f"{min_met} is more than the {len(result.criteria)} criteria of "
+                f"pack {result.id}",
+            )
         result.min_met = min_met
     for address, value in (thresholds or {}).items():
         test = _find_test(result, address)
-        if not isinstance(value, type(test.value)) and not (
-            isinstance(value, int | float) and isinstance(test.value, int | float)
-        ):
-            raise PackError(
-                "rules.thresholds",
-                None,
-                f"{address}: value {value!r} does not match the threshold type "
-                f"{type(test.value).__name__}",
-            )
+        _check_threshold(address, test, value)
         test.overridden_from = test.value
         test.value = value
         test.basis = "policy"
@@ -321,6 +380,28 @@ def apply_overrides(
             )
         criterion.mode = mode
     return result
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_threshold(address: str, test: Test, value: Any) -> None:
+    if _is_number(test.value):
+        if not _is_number(value) or not math.isfinite(value) or value < 0:
+            raise PackError(
+                "rules.thresholds",
+                None,
+                f"{address}: expected a finite number of zero or more, got {value!r}",
+            )
+        return
+    if not isinstance(value, type(test.value)):
+        raise PackError(
+            "rules.thresholds",
+            None,
+            f"{address}: expected a {type(test.value).__name__} like the pack's "
+            f"{test.value!r}, got {value!r}",
+        )
 
 
 def _find_criterion(pack: Pack, criterion_id: int, where: str) -> Criterion:

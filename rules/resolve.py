@@ -17,6 +17,8 @@ from typing import Any
 from rules.vocabulary import KeySpec, Vocabulary
 
 TIERS = ("measured", "derived", "declared")
+# Gap reasons that do not mean a scope failed: nothing was there, or nothing asked.
+QUIET_REASONS = ("no_data", "not_configured")
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Resolved:
     # Warnings a collector attached to an observation (details.caveat), such as an
     # observation window shorter than the one configured.
     caveats: list[str] = field(default_factory=list)
+    # For an uncertain total: the part known for certain (exact counts only).
+    known_minimum: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -47,6 +51,8 @@ class Resolved:
             data["uncertain"] = True
         if self.caveats:
             data["caveats"] = self.caveats
+        if self.known_minimum is not None:
+            data["known_minimum"] = self.known_minimum
         return data
 
 
@@ -98,29 +104,103 @@ def _one_per_scope(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by_scope.values())
 
 
+def _is_lower(fact: dict[str, Any]) -> bool:
+    return fact.get("bound") == "lower"
+
+
+def _combined_bound(spec: KeySpec, chosen: list[dict[str, Any]], value: Any) -> bool:
+    """Tell whether the combined value is only a lower bound."""
+    if spec.combine == "max":
+        # A short sample below a window peak of another scope adds nothing: the
+        # peak is a lower bound only when it comes from a lower-bound observation.
+        exact_values = [f["value"] for f in chosen if not _is_lower(f)]
+        return value not in exact_values
+    if spec.combine == "any" and value is True:
+        return False
+    return any(_is_lower(f) for f in chosen)
+
+
+def _known_minimum(spec: KeySpec, chosen: list[dict[str, Any]]) -> float | None:
+    """Sum what is known for certain of an uncertain total (details.lower_bound)."""
+    if spec.combine != "sum" or not any(f.get("uncertain") for f in chosen):
+        return None
+    total = 0
+    for fact in chosen:
+        if fact.get("uncertain"):
+            minimum = (fact.get("details") or {}).get("lower_bound")
+            if not isinstance(minimum, int | float) or isinstance(minimum, bool):
+                return None
+            total += minimum
+        else:
+            total += fact["value"]
+    return total
+
+
 def _resolve_tier(spec: KeySpec, tier: str, facts: list[dict[str, Any]]) -> Resolved:
     chosen = _one_per_scope(facts)
+    value = _combine(spec, chosen)
     return Resolved(
         key=spec.key,
-        value=_combine(spec, chosen),
+        value=value,
         unit=spec.unit,
         provenance=tier,
         scopes=[str(fact.get("scope", "")) for fact in chosen],
         sources=sorted({str(fact.get("source", "")) for fact in chosen}),
-        bound="lower" if any(f.get("bound") == "lower" for f in chosen) else None,
+        bound="lower" if _combined_bound(spec, chosen, value) else None,
         uncertain=any(bool(f.get("uncertain")) for f in chosen),
         caveats=[
             str(f["details"]["caveat"])
             for f in chosen
             if isinstance(f.get("details"), dict) and f["details"].get("caveat")
         ],
+        known_minimum=_known_minimum(spec, chosen),
     )
 
 
+def _mark_missing_scopes(
+    resolved: Resolved, gaps: list[dict[str, Any]], spec: KeySpec
+) -> None:
+    """Make a value a lower bound when a scope that should add to it failed."""
+    for gap in gaps:
+        scope = gap.get("scope") or ""
+        if gap.get("reason") in QUIET_REASONS or not scope or scope in resolved.scopes:
+            continue
+        if spec.combine == "any" and resolved.value is True:
+            continue
+        resolved.bound = "lower"
+        resolved.caveats.append(
+            f"{scope} could not be read ({gap['reason']}), so the value covers "
+            f"only {', '.join(resolved.scopes)}"
+        )
+
+
+def _prefer_consistent_declaration(
+    chosen: Resolved, declared: Resolved, spec: KeySpec
+) -> Resolved | None:
+    """Return the declared value when a measured lower bound does not refute it."""
+    if chosen.bound != "lower" or spec.type != "number":
+        return None
+    if declared.value < chosen.value:
+        return None
+    declared.caveats.append(
+        f"the measured value {chosen.value:g} is a lower bound, consistent with "
+        "this declaration"
+    )
+    return declared
+
+
 def resolve(
-    facts: list[dict[str, Any]], vocabulary: Vocabulary, *, today: dt.date
+    facts: list[dict[str, Any]],
+    vocabulary: Vocabulary,
+    *,
+    today: dt.date,
+    gaps: list[dict[str, Any]] | None = None,
 ) -> Resolution:
-    """Resolve report fact entries into one value per vocabulary key."""
+    """Resolve report fact entries into one value per vocabulary key.
+
+    `gaps` are the collectors' gap entries; a failed scope makes the combined
+    value of its key a lower bound.
+    """
     result = Resolution()
     by_key: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for fact in facts:
@@ -151,21 +231,32 @@ def resolve(
             continue
         by_key.setdefault(key, {}).setdefault(provenance, []).append(fact)
 
+    gaps_by_key: dict[str, list[dict[str, Any]]] = {}
+    for gap in gaps or []:
+        gaps_by_key.setdefault(str(gap.get("key")), []).append(gap)
     for key, tiers in by_key.items():
         spec = vocabulary[key]
         tier = next(name for name in TIERS if name in tiers)
         chosen = _resolve_tier(spec, tier, tiers[tier])
+        if tier != "declared":
+            _mark_missing_scopes(chosen, gaps_by_key.get(key, []), spec)
         result.resolved[key] = chosen
-        if tier != "declared" and "declared" in tiers:
-            declared = _resolve_tier(spec, "declared", tiers["declared"])
-            if declared.value != chosen.value:
-                result.discrepancies.append(
-                    {
-                        "key": key,
-                        "used": tier,
-                        tier: chosen.value,
-                        "declared": declared.value,
-                        "unit": spec.unit,
-                    }
-                )
+        if tier == "declared" or "declared" not in tiers:
+            continue
+        declared = _resolve_tier(spec, "declared", tiers["declared"])
+        if declared.value == chosen.value:
+            continue
+        consistent = _prefer_consistent_declaration(chosen, declared, spec)
+        if consistent is not None:
+            result.resolved[key] = consistent
+            continue
+        result.discrepancies.append(
+            {
+                "key": key,
+                "used": tier,
+                tier: chosen.value,
+                "declared": declared.value,
+                "unit": spec.unit,
+            }
+        )
     return result

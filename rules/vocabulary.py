@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -25,7 +26,8 @@ class KeySpec:
     def accepts(self, value: Any) -> bool:
         """Tell whether a value has this key's type."""
         if self.type == "number":
-            return isinstance(value, int | float) and not isinstance(value, bool)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            return number and math.isfinite(value)
         if self.type == "bool":
             return isinstance(value, bool)
         if self.type in ("string", "date"):

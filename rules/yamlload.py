@@ -1,4 +1,10 @@
-"""YAML loading that remembers the line of every mapping, for error messages."""
+"""YAML loading for files people write: line numbers kept, repeated keys rejected.
+
+Mappings remember the line they start on and the line of each key, so errors can
+point at the place to fix. A key written twice in one mapping is an error, not a
+silent "last one wins". Dates are left as text, so that an invalid date reaches
+the validator with the field it belongs to instead of failing inside the parser.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +23,39 @@ class LineDict(dict):
         return self.key_lines.get(key, self.line)
 
 
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
 class _LineLoader(yaml.SafeLoader):
     pass
 
 
+# Keep dates and times as strings; the schema that reads them parses them.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise DuplicateKeyError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (first on line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = line
     mapping = LineDict(loader.construct_pairs(node, deep=True))
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {
@@ -38,6 +71,7 @@ _LineLoader.add_constructor(
 
 def load_with_lines(text: str) -> Any:
     """Parse YAML text; every mapping in the result is a LineDict."""
+    # _LineLoader derives from SafeLoader, so no arbitrary objects are built.
     return yaml.load(text, Loader=_LineLoader)
 
 

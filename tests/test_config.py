@@ -217,3 +217,117 @@ def test_prometheus_authorization_header_rejected(tmp_path):
     text = PROMETHEUS + "    headers: {Authorization: Bearer abc}\n"
     with pytest.raises(ConfigError, match="header Authorization carries a secret"):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "declared_on: 2026-11-01",
+            "declared_on: 2026-13-45",
+            r"declared\.declared_on: ",
+        ),
+        (
+            "commissioned: 2025-03-01",
+            "commissioned: 2025-02-30",
+            r"declared\.commissioning_phases\[0\]\.commissioned: ",
+        ),
+        (
+            "declared_on: 2026-11-01",
+            "declared_on: 2999-01-01",
+            "must not be in the future",
+        ),
+        (
+            "declared_on: 2026-11-01",
+            "declared_on: 2026-11-01\n  expires: 2026-10-01",
+            r"declared\.expires: .*must not be before declared_on",
+        ),
+        (
+            "    - {name: first stage, commissioned: 2025-03-01}",
+            "    - {name: first stage, commissioned: 2025-03-01}\n"
+            "    - {name: first stage, commissioned: 2025-04-01}",
+            r"stage names must be unique; repeated: \['first stage'\]",
+        ),
+        (
+            "  domain: payments",
+            "  domain: payments\n  interstate_partners: [{name: KazPost, country: KZ}]",
+            "a partner in Kazakhstan does not make a project interstate",
+        ),
+        (
+            "      password_file: /run/secrets/db-password",
+            "      password_file: /run/secrets/db-password\n      password_env: DB_PW",
+            "give password_file or password_env, not both",
+        ),
+        (
+            "/app\n",
+            "/app?dbname=other\n",
+            "the DSN parameter 'dbname' is not accepted",
+        ),
+        ("127.0.0.1:5432", "127.0.0.1:notaport", "port must be a number"),
+        (
+            "rules:\n",
+            "  database_settings: {statement_timeout: 1e12}\nrules:\n",
+            r"database_settings\.statement_timeout: Input should be less than or equal",
+        ),
+        (
+            "rules:\n",
+            "  database_settings: {timeout: 8}\nrules:\n",
+            r"timeout \(8 s\) must exceed connect_timeout plus tps_sample_seconds",
+        ),
+    ],
+)
+def test_invalid_value_named(tmp_path, old, new, message):
+    assert old in GOOD
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_repeated_yaml_key_rejected(tmp_path):
+    path = write(
+        tmp_path, GOOD.replace("sources:\n", "system: {name: other}\nsources:\n")
+    )
+    with pytest.raises(
+        ConfigError, match=r"line 10: not valid YAML: key 'system' appears twice"
+    ):
+        load_config(path)
+
+
+def test_password_env_value_not_echoed(tmp_path):
+    text = GOOD.replace(
+        "      password_file: /run/secrets/db-password",
+        "      password_env: 'Canary-Pa55 word!'",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert "not its value" in str(caught.value)
+    assert "Canary-Pa55" not in str(caught.value)
+
+
+def test_same_database_listed_twice(tmp_path):
+    text = GOOD.replace(
+        "      password_file: /run/secrets/db-password\n",
+        "      password_file: /run/secrets/db-password\n"
+        "    - name: again\n      dsn: postgresql://other@localhost/app\n",
+    )
+    with pytest.raises(ConfigError, match="databases 'main' and 'again' name the same"):
+        load_config(write(tmp_path, text))
+
+
+def test_dsn_tls_parameter_accepted(tmp_path):
+    text = GOOD.replace("/app\n", "/app?sslmode=verify-full\n")
+    assert (
+        load_config(write(tmp_path, text))
+        .sources.databases[0]
+        .dsn.endswith("sslmode=verify-full")
+    )
+
+
+def test_repeated_dsn_list_not_echoed(tmp_path):
+    text = GOOD.replace(
+        "      password_file: /run/secrets/db-password\n",
+        "      password_file: /run/secrets/db-password\n"
+        "    - name: main\n      dsn: mysql://root@127.0.0.1:3306/test?ssl_key=Canary-Key\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert "Canary-Key" not in str(caught.value)

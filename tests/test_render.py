@@ -73,3 +73,56 @@ def test_classification_line(report):
         "Technologically complex: YES (met: 10; unknown: 1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13;"
         " needs at least 1 met)"
     )
+
+
+@pytest.fixture
+def noticed(report):
+    report["discrepancies"] = [
+        {"key": "load.tps_peak", "used": "measured", "measured": 0.5, "declared": 500}
+    ]
+    report["expired_declarations"] = [
+        {
+            "key": "system.domain",
+            "value": "payments",
+            "expires": "2026-01-01",
+            "declared_by": {"name": "A. Nurlanov", "role": "CTO"},
+        }
+    ]
+    report["rule_pack"]["origin"] = "/etc/techcomplex/pack.yaml"
+    report["rule_pack"]["sha256"] = "ab" * 32
+    return report
+
+
+EXPIRED_NOTICE = (
+    "system.domain: the declaration by A. Nurlanov (CTO) expired on 2026-01-01 "
+    "and was ignored"
+)
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "html"])
+def test_notices_in_every_format(noticed, fmt):
+    text = render(noticed, fmt, **({"width": 400} if fmt == "table" else {}))
+    assert EXPIRED_NOTICE in text
+    assert "the measured value 0.5 is used; the declared value 500 disagrees" in text
+    assert (
+        "Rule pack order-308 1.0.0 (file /etc/techcomplex/pack.yaml, sha256 abababababab)"
+        in text
+    )
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_missing_evidence_in_documents(report, fmt):
+    text = render(report, fmt)
+    assert "Missing evidence" in text
+    assert "database (sources.databases)" in text
+
+
+def test_mode_shown_in_summary(report):
+    text = render(report, "table", width=400)
+    assert "mode strict: load.concurrent_users_peak missing" in text
+
+
+def test_json_rejects_nan(report):
+    report["facts"].append({"key": "load.tps_peak", "value": float("nan")})
+    with pytest.raises(ValueError, match="Out of range float values"):
+        render(report, "json")

@@ -152,3 +152,110 @@ def test_lower_bound_carried(vocabulary):
     )
     assert result.resolved["data.records_total"].bound == "lower"
     assert result.resolved["data.records_total"].value == 150
+
+
+def failed_gap(key, scope, reason="unreachable"):
+    return {"key": key, "reason": reason, "message": "refused", "scope": scope}
+
+
+def test_failed_scope_makes_sum_lower_bound(vocabulary):
+    result = resolve(
+        [fact("data.records_total", 14_577, scope="main")],
+        vocabulary,
+        today=TODAY,
+        gaps=[failed_gap("data.records_total", "down")],
+    )
+    chosen = result.resolved["data.records_total"]
+    assert chosen.bound == "lower"
+    assert chosen.caveats == [
+        "down could not be read (unreachable), so the value covers only main"
+    ]
+
+
+def test_no_data_gap_keeps_value_exact(vocabulary):
+    result = resolve(
+        [fact("data.records_total", 100, scope="main")],
+        vocabulary,
+        today=TODAY,
+        gaps=[failed_gap("data.records_total", "copy", reason="no_data")],
+    )
+    assert result.resolved["data.records_total"].bound is None
+
+
+def test_flag_true_survives_failed_scope(vocabulary):
+    result = resolve(
+        [fact("integrity.guaranteed_transactions", True, scope="a")],
+        vocabulary,
+        today=TODAY,
+        gaps=[failed_gap("integrity.guaranteed_transactions", "b")],
+    )
+    assert result.resolved["integrity.guaranteed_transactions"].bound is None
+
+
+def test_max_dominated_sample_not_a_bound(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact("load.tps_peak", 350.0, scope="prometheus"),
+            fact("load.tps_peak", 12.0, scope="main", bound="lower"),
+        ],
+    )
+    assert result.resolved["load.tps_peak"].value == 350.0
+    assert result.resolved["load.tps_peak"].bound is None
+
+
+def test_max_from_sample_is_lower_bound(vocabulary):
+    result = resolved(vocabulary, [fact("load.tps_peak", 0.0, bound="lower")])
+    assert result.resolved["load.tps_peak"].bound == "lower"
+
+
+def test_declared_kept_when_lower_bound_below(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact("load.tps_peak", 500.0, provenance="declared"),
+            fact("load.tps_peak", 0.0, bound="lower"),
+        ],
+    )
+    chosen = result.resolved["load.tps_peak"]
+    assert chosen.value == 500.0
+    assert chosen.provenance == "declared"
+    assert result.discrepancies == []
+    assert chosen.caveats == [
+        "the measured value 0 is a lower bound, consistent with this declaration"
+    ]
+
+
+def test_lower_bound_above_declared_is_discrepancy(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact("load.tps_peak", 100.0, provenance="declared"),
+            fact("load.tps_peak", 250.0, bound="lower"),
+        ],
+    )
+    assert result.resolved["load.tps_peak"].value == 250.0
+    assert result.discrepancies[0]["declared"] == 100.0
+
+
+def test_known_minimum_sums_exact_parts(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact(
+                "data.records_total",
+                16_577,
+                scope="a",
+                uncertain=True,
+                details={"lower_bound": 16_077},
+            ),
+            fact("data.records_total", 1_000, scope="b"),
+        ],
+    )
+    assert result.resolved["data.records_total"].known_minimum == 17_077
+
+
+def test_nan_rejected(vocabulary):
+    result = resolved(vocabulary, [fact("load.tps_peak", float("nan"))])
+    assert "load.tps_peak" not in result.resolved
+    assert result.rejected[0]["reason"] == "value nan is not of type number"

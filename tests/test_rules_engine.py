@@ -235,3 +235,77 @@ def test_caveat_shown_in_explanation(pack, vocabulary):
     assert "window covers 3 of 30 days" in by_id[4]["explanation"]
     used = {f["key"]: f for f in by_id[4]["facts_used"]}
     assert used["load.tps_peak"]["caveats"] == ["window covers 3 of 30 days"]
+
+
+def test_exact_part_over_threshold_decides(pack, vocabulary):
+    facts = load_facts(6000, 400.0, None)
+    facts.append(
+        fact(
+            "data.records_total",
+            52_000_000,
+            uncertain=True,
+            details={"lower_bound": 50_500_000},
+        )
+    )
+    by_id, _ = verdicts(pack, vocabulary, facts)
+    records = {t["name"]: t for t in by_id[4]["thresholds"]}["records"]
+    assert records["result"] == "true"
+    assert by_id[4]["verdict"] == "met"
+
+
+def test_empty_list_with_failed_scope_is_unknown(pack, vocabulary):
+    resolution = resolve(
+        [fact("hardware.specialized", [], scope="node-1")],
+        vocabulary,
+        today=TODAY,
+        gaps=[
+            {
+                "key": "hardware.specialized",
+                "reason": "timed_out",
+                "scope": "node-2",
+                "message": "timed out",
+            }
+        ],
+    )
+    criteria, _ = evaluate(pack, resolution, vocabulary, RAN_ALL)
+    assert criteria[7]["verdict"] == "unknown"
+
+
+def test_expired_declaration_reason(pack, vocabulary):
+    stale = fact(
+        "system.domain",
+        "payments",
+        provenance="declared",
+        details={"expires": "2026-01-01"},
+    )
+    by_id, _ = verdicts(pack, vocabulary, [stale], collectors=[])
+    missing = {m["key"]: m for m in by_id[10]["facts_missing"]}
+    assert missing["system.domain"]["reason"] == "expired"
+    assert "expired on 2026-01-01" in missing["system.domain"]["message"]
+
+
+def test_timed_out_partial_collector_explains_missing(pack, vocabulary):
+    collectors = [
+        {
+            "name": "database",
+            "status": "partial",
+            "reason": "timed_out",
+            "error": "timed out after 8 s",
+            "gaps": [],
+        }
+    ]
+    by_id, _ = verdicts(pack, vocabulary, [], collectors=collectors)
+    missing = {m["key"]: m for m in by_id[4]["facts_missing"]}
+    assert missing["data.records_total"]["reason"] == "timed_out"
+
+
+def test_hint_names_only_available_sources(pack, vocabulary):
+    resolution = resolve([], vocabulary, today=TODAY)
+    criteria, _ = evaluate(
+        pack, resolution, vocabulary, [], available={"declared", "host", "database"}
+    )
+    missing = {m["key"]: m for m in criteria[4]["facts_missing"]}
+    assert missing["software.proprietary"]["message"] == (
+        "no configured source supplies it; configure the config's declared section"
+        " (not available in this version: software, repository, network)"
+    )

@@ -85,7 +85,10 @@ def test_every_other_test_is_policy_with_reason(pack):
 def test_criterion_4_strict_by_default(pack):
     criterion = pack.criterion(4)
     assert criterion.mode == "strict"
-    assert criterion.modes == {"strict": "all", "loose": "any"}
+    assert criterion.modes["strict"].join == "all"
+    assert criterion.modes["strict"].basis == "order"
+    assert criterion.modes["loose"].join == "any"
+    assert criterion.modes["loose"].basis == "policy"
 
 
 def test_pack_sha256_is_of_the_file(vocabulary):
@@ -125,12 +128,30 @@ def test_unknown_op_rejected_with_line(vocabulary):
 
 
 def test_group_without_children_rejected(vocabulary):
-    text = VALID_PACK.replace(
-        "    condition:\n      fact:", "    condition:\n      all: []\n      x_fact:"
-    )
+    condition = VALID_PACK.index("    condition:")
+    text = VALID_PACK[:condition] + "    condition:\n      all: []\n"
     with pytest.raises(PackError) as caught:
         parse_pack(text, "tiny.yaml", vocabulary)
     assert caught.value.line == 8
+    assert "'all' needs at least one condition" in str(caught.value)
+
+
+def test_unknown_field_rejected_with_line(vocabulary):
+    text = VALID_PACK.replace(
+        "      basis: order", "      basis: order\n      colour: red"
+    )
+    with pytest.raises(PackError) as caught:
+        parse_pack(text, "tiny.yaml", vocabulary)
+    assert caught.value.line == 13
+    assert "unknown field 'colour' in a test" in str(caught.value)
+
+
+def test_repeated_key_rejected_with_line(vocabulary):
+    text = VALID_PACK.replace("      op: gt", "      op: gt\n      op: lt")
+    with pytest.raises(PackError) as caught:
+        parse_pack(text, "tiny.yaml", vocabulary)
+    assert caught.value.line == 10
+    assert "key 'op' appears twice" in str(caught.value)
 
 
 def test_policy_without_reason_rejected(vocabulary):
@@ -191,3 +212,24 @@ def test_unknown_mode_rejected(pack):
 
 def test_min_met_override(pack):
     assert apply_overrides(pack, min_met=3).min_met == 3
+
+
+def test_min_met_above_criteria_count_rejected(pack):
+    with pytest.raises(PackError, match="14 is more than the 13 criteria"):
+        apply_overrides(pack, min_met=14)
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), -10, "300"])
+def test_threshold_override_rejects_non_numbers(pack, value):
+    with pytest.raises(PackError, match="expected a finite number of zero or more"):
+        apply_overrides(pack, thresholds={"4.tps": value})
+
+
+def test_loose_mode_is_policy(pack, vocabulary):
+    from rules.engine import evaluate_criterion
+    from rules.resolve import Resolution
+
+    loose = apply_overrides(pack, modes={4: "loose"})
+    entry = evaluate_criterion(loose.criterion(4), Resolution(), vocabulary, [])
+    assert entry["basis"] == "policy"
+    assert entry["mode"] == "loose"
