@@ -379,6 +379,14 @@ def test_missing_pci_raises_no_data(tmp_path):
     assert caught.value.reason == errors.NO_DATA
 
 
+def test_empty_pci_directory_raises_no_data(tmp_path):
+    (tmp_path / "sys/bus/pci/devices").mkdir(parents=True)
+    with pytest.raises(errors.SourceError) as caught:
+        specialised.specialised_hardware(str(tmp_path))
+    assert caught.value.reason == errors.NO_DATA
+    assert caught.value.message == "/sys/bus/pci/devices lists no devices"
+
+
 def test_missing_pci_with_device_node_is_lower_bound(tmp_path):
     trees.dev_nodes(tmp_path, "nvidia0", "nvidia1")
     reading = specialised.specialised_hardware(str(tmp_path))

@@ -201,7 +201,7 @@ def _read_hex(root: str, path: str, digits: int) -> int:
 def scan_pci(root: str) -> PciScan:
     """Read every function under {root}/sys/bus/pci/devices.
 
-    Raises NoData when the directory is absent and PermissionDenied or
+    Raises NoData when the directory is absent or empty, and PermissionDenied or
     SourceError when it cannot be listed. A function whose files cannot be read
     is listed in `unreadable` instead.
     """
@@ -232,6 +232,11 @@ def scan_pci(root: str) -> PciScan:
             unreadable.append({"pci_address": name, "error": str(exc)})
             continue
         functions[function.address] = function
+    if not names:
+        # Every PCI host has at least a host bridge; an empty list means /sys is
+        # masked (some container runtimes) or the machine has no PCI bus at all,
+        # and neither says the host has no specialised hardware.
+        raise NoData(PCI_DEVICES, f"{PCI_DEVICES} lists no devices")
     return PciScan(functions, unreadable)
 
 
