@@ -18,6 +18,7 @@ from agent.output import write_atomic
 from agent.render import FORMATS, render
 from agent.runner import Outcome, Planned
 from agent.scan import load_rules, run_scan
+from rules.pack import Criterion, Group, Test
 
 log = logging.getLogger(__name__)
 
@@ -178,20 +179,49 @@ def criteria(config_path: str | None) -> None:
         pack = load_rules(config, load_vocabulary())
     except AgentError as exc:
         _fail(exc)
+    origin = "built-in" if pack.origin == "built-in" else f"file {pack.origin}"
     click.echo(
-        f"Rule pack {pack.id} {pack.version} (sha256 {pack.sha256[:12]}), "
+        f"Rule pack {pack.id} {pack.version} ({origin}, sha256 {pack.sha256[:12]}), "
         f"technologically complex when at least {pack.min_met} met"
     )
     for criterion in pack.criteria:
-        mode = f" [mode {criterion.mode}]" if criterion.mode else ""
-        click.echo(f"\n{criterion.id}. {criterion.title_en}{mode}")
+        click.echo(f"\n{criterion.id}. {criterion.title_en}")
         click.echo(f"   {criterion.title_ru}")
-        for test in criterion.tests():
-            threshold = "" if test.value is None else f" {test.value}"
-            click.echo(
-                f"   - {criterion.id}.{test.name}: {test.fact} {test.op}{threshold} "
-                f"(basis {test.basis})" + (f": {test.reason}" if test.reason else "")
-            )
+        for name, mode in criterion.modes.items():
+            chosen = " (in use)" if name == criterion.mode else ""
+            join = "all tests" if mode.join == "all" else "any one test"
+            click.echo(f"   mode {name}{chosen}: {join} (basis {mode.basis})")
+        _echo_condition(criterion.id, _condition_in_use(criterion), "   ")
+
+
+def _condition_in_use(criterion: Criterion) -> Test | Group:
+    if criterion.mode and isinstance(criterion.condition, Group):
+        join = criterion.modes[criterion.mode].join
+        return Group(join, criterion.condition.children)
+    return criterion.condition
+
+
+def _echo_condition(criterion_id: int, node: Test | Group, indent: str) -> None:
+    """Print a condition tree: groups say how their parts combine, tests in full."""
+    if isinstance(node, Test):
+        threshold = "" if node.value is None else f" {node.value}"
+        reason = f": {node.reason}" if node.reason else ""
+        click.echo(
+            f"{indent}- {criterion_id}.{node.name}: {node.fact} {node.op}{threshold} "
+            f"(basis {node.basis}){reason}"
+        )
+        return
+    heading = {
+        "all": "all of:",
+        "any": "any of:",
+        "not": "not:",
+        "at_least": f"at least {node.count} of:",
+    }[node.kind]
+    if node.reason:
+        heading += f" ({node.reason})"
+    click.echo(f"{indent}{heading}")
+    for child in node.children:
+        _echo_condition(criterion_id, child, indent + "  ")
 
 
 @main.command()
