@@ -1,9 +1,9 @@
 """Renderings of the one report document: JSON, a terminal table, Markdown, HTML.
 
 Every rendering carries the same sections: the verdicts with their evidence, the
-facts that are missing and why, the collectors' status, the notices an auditor
-must see (measured values that contradict declarations, expired declarations,
-rejected observations) and the rule pack that judged.
+facts that are missing and why, the collectors' status, and the rule pack that
+judged. It also carries the notices an auditor must see: measured values that
+contradict declarations, expired declarations and rejected observations.
 """
 
 from __future__ import annotations
