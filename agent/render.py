@@ -88,6 +88,9 @@ def notices(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"{e['key']}: the declaration{who} expired on {e['expires']} and was ignored"
         )
+    for status in report["collectors"]:
+        for note in status.get("notes", []):
+            lines.append(f"collector {status['name']}: {note}")
     for r in report.get("rejected_facts", []):
         source = f" from {r['source']}" if r.get("source") else ""
         lines.append(f"{r['key']}: an observation{source} was rejected: {r['reason']}")

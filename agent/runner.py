@@ -110,8 +110,7 @@ def _finish(run: _Run, timed_out: bool) -> Outcome:
         outcome.error = _one_line(f"{type(run.error).__name__}: {run.error}")
         log.error("collector %s crashed: %s", name, outcome.error)
     else:
-        # A lower bound is partial evidence too: some part could not be read.
-        if gaps or any(fact.bound == "lower" for fact in facts):
+        if gaps:
             outcome.status = "partial"
         log.info(
             "collector %s finished in %.2f s: %d facts, %d gaps",

@@ -59,6 +59,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextlib.contextmanager
+def silent_listener() -> Iterator[int]:
+    """Listen on a loopback port; yield the port, whose connections get no reply.
+
+    The kernel completes each TCP handshake, but nothing ever reads or writes,
+    so a client waits for the server's first message until its own timeout.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind((HOST, 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
 def facts_by_key(findings: Findings, scope: str | None = None) -> dict[str, Fact]:
     """Return the recorded facts by key, for one scope when given."""
     facts, _, _ = findings.snapshot()

@@ -244,8 +244,10 @@ def test_prometheus_authorization_header_rejected(tmp_path):
         ),
         (
             "    - {name: first stage, commissioned: 2025-03-01}",
-            "    - {name: first stage, commissioned: 2025-03-01}\n"
-            "    - {name: first stage, commissioned: 2025-04-01}",
+            (
+                "    - {name: first stage, commissioned: 2025-03-01}\n"
+                "    - {name: first stage, commissioned: 2025-04-01}"
+            ),
             r"stage names must be unique; repeated: \['first stage'\]",
         ),
         (

@@ -21,6 +21,7 @@ from tests.db_fixtures import (
     free_port,
     gaps_by_key,
     mysql_connect,
+    silent_listener,
     temporary_mysql_database,
     unique_name,
 )
@@ -201,6 +202,27 @@ def test_insert_only_table_keeps_estimate(mysql_database, mysql_users):
     assert fact.uncertain is True
 
 
+def test_lower_bound_counts_exact_rows_only(mysql_database, mysql_users):
+    run(
+        mysql_database,
+        "CREATE TABLE visible (id INT) ENGINE=InnoDB",
+        "INSERT INTO visible SELECT seq FROM seq_1_to_100",
+        "CREATE TABLE inbox (id INT) ENGINE=InnoDB",
+        "INSERT INTO inbox SELECT seq FROM seq_1_to_50",
+        "ANALYZE TABLE visible, inbox",
+    )
+    user = create_user(mysql_users, "pw")
+    grant(mysql_database, "SELECT", "visible", user)
+    grant(mysql_database, "INSERT", "inbox", user)
+    target = target_for(mysql_database, user=user, password="pw")
+    fact = facts_by_key(collect(target, records_threshold=150, exact_band=0.5))[
+        "data.records_total"
+    ]
+    assert fact.details["exact_phase"] is True
+    assert fact.uncertain is True
+    assert fact.details["lower_bound"] == 100
+
+
 def test_statement_timeout_keeps_estimate(mysql_database):
     run(
         mysql_database,
@@ -274,6 +296,87 @@ def test_tps_counts_autocommit_statements(mysql_database):
     # The counters are server-wide, so other clients of the server add to them.
     assert seen >= statements
     assert observation.value > 0
+
+
+def test_tps_fact_is_lower_bound(mysql_database):
+    fact = facts_by_key(collect(target_for(mysql_database)))["load.tps_peak"]
+    assert fact.bound == "lower"
+    assert "so a lower bound on the peak over a window" in fact.method
+
+
+def aliases(database: str) -> list[DatabaseTarget]:
+    """Two names for one database: an address and a host name."""
+    return [
+        DatabaseTarget("main", f"mysql://root@127.0.0.1:{MYSQL_PORT}/{database}"),
+        DatabaseTarget("alias", f"mysql://root@localhost:{MYSQL_PORT}/{database}"),
+    ]
+
+
+def test_same_database_counted_once(loaded_database):
+    findings = Findings()
+    collector = DatabaseCollector(aliases(loaded_database), tps_sample_seconds=0.2)
+    collector.collect(findings)
+    facts, _, notes = findings.snapshot()
+    records = [fact for fact in facts if fact.key == "data.records_total"]
+    stores = [fact for fact in facts if fact.key == "architecture.data_stores"]
+    assert [fact.scope for fact in records] == ["main"]
+    assert [fact.scope for fact in stores] == ["main"]
+    assert gaps_by_key(findings, "alias") == dict.fromkeys(KEYS, errors.NO_DATA)
+    assert notes == ["database 'alias': same database as target 'main'; counted once"]
+
+
+def server_variables() -> dict[str, str]:
+    with mysql_connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
+            "('server_uuid', 'hostname', 'port')"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_records_details_identify_database(mysql_database):
+    fact = facts_by_key(collect(target_for(mysql_database)))["data.records_total"]
+    variables = server_variables()
+    if "server_uuid" in variables:
+        expected = {"server_uuid": variables["server_uuid"]}
+    else:
+        expected = {"hostname": variables["hostname"], "port": int(variables["port"])}
+    expected["schemas"] = [mysql_database]
+    assert fact.details["database_identity"] == expected
+
+
+def test_other_database_counted_separately(mysql_database):
+    with temporary_mysql_database() as other:
+        targets = [
+            target_for(mysql_database),
+            DatabaseTarget("other", target_for(other).dsn),
+        ]
+        findings = Findings()
+        DatabaseCollector(targets, tps_sample_seconds=0.2).collect(findings)
+    assert "data.records_total" in facts_by_key(findings, "main")
+    assert "data.records_total" in facts_by_key(findings, "other")
+    assert gaps_by_key(findings) == {}
+
+
+def test_silent_target_given_up_at_deadline(mysql_database):
+    deadline = 2.0
+    findings = Findings()
+    with silent_listener() as port:
+        # pymysql waits for the server's greeting up to statement_timeout + 5 s.
+        silent = DatabaseTarget("silent", f"mysql://root@{HOST}:{port}/x")
+        collector = DatabaseCollector(
+            [silent, target_for(mysql_database)],
+            tps_sample_seconds=0.2,
+            statement_timeout=30,
+            survey_deadline=deadline,
+        )
+        started = time.monotonic()
+        collector.collect(findings)
+        elapsed = time.monotonic() - started
+    # The slack covers the band decision and closing the healthy session.
+    assert elapsed < deadline + 1.0
+    assert facts_by_key(findings, "main")["data.records_total"].value == 0
+    assert gaps_by_key(findings, "silent") == dict.fromkeys(KEYS, errors.TIMED_OUT)
 
 
 def test_client_sessions_exclude_agent(mysql_database):

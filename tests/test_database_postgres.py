@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,6 +28,7 @@ from tests.db_fixtures import (
     free_port,
     gaps_by_key,
     pg_connect,
+    silent_listener,
     temporary_pg_database,
     unique_name,
 )
@@ -41,6 +46,7 @@ KEYS = (
 BIG_ROWS = 1_000_000
 PARTITIONED_ROWS = 200_000
 CANARY = "canary-Pw-7f3c9e1d"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -152,6 +158,7 @@ def test_exact_count_inside_band(loaded_database):
     assert fact.details["tables_exact"] == 5
     assert fact.method.startswith("exact count(*) for 5 tables")
     assert fact.uncertain is False
+    assert "lower_bound" not in fact.details
 
 
 def test_never_analysed_table_counted_exactly(pg_database):
@@ -182,6 +189,8 @@ def test_unreadable_table_not_counted(pg_database, pg_roles):
     ]
     assert fact.value == 1000
     assert fact.bound == "lower"
+    # open_rows has a catalog estimate and no exact count, so it adds nothing.
+    assert fact.details["lower_bound"] == 0
     assert fact.details["tables_not_counted"] == 1
     assert fact.details["not_counted"][0]["table"] == "secret"
     assert fact.details["not_counted"][0]["count_failure"] == "no SELECT privilege"
@@ -200,6 +209,25 @@ def test_unreadable_analysed_table_keeps_estimate(pg_database, pg_roles):
     assert fact.value == 800
     assert fact.bound is None
     assert fact.details["largest_tables"][0]["how"] == "estimate"
+
+
+def test_lower_bound_counts_exact_rows_only(pg_database, pg_roles):
+    role = create_role(pg_roles, pg_database)
+    with pg_connect(pg_database) as conn:
+        conn.execute("CREATE TABLE open_rows (id int)")
+        conn.execute("INSERT INTO open_rows SELECT generate_series(1, 1000)")
+        conn.execute(
+            sql.SQL("GRANT SELECT ON open_rows TO {}").format(sql.Identifier(role))
+        )
+        conn.execute("CREATE TABLE secret (id int)")
+        conn.execute("INSERT INTO secret SELECT generate_series(1, 800)")
+        conn.execute("ANALYZE")
+    target = target_for(pg_database, user=role)
+    fact = facts_by_key(collect(target, records_threshold=1800))["data.records_total"]
+    assert fact.details["exact_phase"] is True
+    assert fact.uncertain is True
+    assert fact.value == 1800
+    assert fact.details["lower_bound"] == 1000
 
 
 def create_guarded_table(dbname: str, role: str, analysed: bool) -> None:
@@ -236,6 +264,7 @@ def test_row_security_exact_count_is_lower_bound(pg_database, pg_roles):
     ]
     assert fact.value == 50
     assert fact.bound == "lower"
+    assert fact.details["lower_bound"] == 50
     assert fact.details["largest_tables"][0]["row_security"] is True
 
 
@@ -260,6 +289,7 @@ def test_statement_timeout_keeps_estimate(pg_database):
     assert fact.uncertain is True
     assert fact.bound is None
     assert fact.details["largest_tables"][0]["count_failure"] == "timed out"
+    assert fact.details["lower_bound"] == 0
     assert "kept the estimate because count(*) failed (timed out)" in fact.method
 
 
@@ -349,6 +379,173 @@ def test_silent_server_times_out():
     assert gaps_by_key(findings)["data.records_total"] == errors.TIMED_OUT
 
 
+def test_silent_target_given_up_at_deadline(pg_database):
+    deadline = 2.0
+    findings = Findings()
+    with silent_listener() as port:
+        # Listed first, so the healthy target also waits for it to connect.
+        silent = DatabaseTarget("silent", f"postgresql://postgres@{HOST}:{port}/x")
+        healthy = DatabaseTarget("main", target_for(pg_database).dsn)
+        collector = DatabaseCollector(
+            [silent, healthy],
+            tps_sample_seconds=0.2,
+            connect_timeout=30,
+            survey_deadline=deadline,
+        )
+        started = time.monotonic()
+        collector.collect(findings)
+        elapsed = time.monotonic() - started
+    # The slack covers the band decision and closing the healthy session.
+    assert elapsed < deadline + 1.0
+    assert facts_by_key(findings, "main")["data.records_total"].value == 0
+    assert gaps_by_key(findings, "main") == {}
+    assert gaps_by_key(findings, "silent") == dict.fromkeys(KEYS, errors.TIMED_OUT)
+
+
+def test_silent_target_gap_names_deadline(pg_database):
+    findings = Findings()
+    with silent_listener() as port:
+        silent = DatabaseTarget("silent", f"postgresql://postgres@{HOST}:{port}/x")
+        collector = DatabaseCollector(
+            [target_for(pg_database), silent],
+            tps_sample_seconds=0.2,
+            connect_timeout=30,
+            survey_deadline=1.0,
+        )
+        collector.collect(findings)
+    _, gaps, _ = findings.snapshot()
+    message = next(gap.message for gap in gaps if gap.scope == "silent")
+    assert message == (
+        f"postgresql://postgres@{HOST}:{port}/x: still connecting when the 1 s "
+        "survey deadline passed; given up"
+    )
+
+
+EXIT_SCRIPT = """
+import socket
+import sys
+
+from collectors.base import Findings
+from collectors.database import DatabaseCollector, DatabaseTarget
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(8)
+port = listener.getsockname()[1]
+targets = [
+    DatabaseTarget("main", sys.argv[1]),
+    DatabaseTarget("silent", f"postgresql://postgres@127.0.0.1:{port}/x"),
+]
+findings = Findings()
+DatabaseCollector(
+    targets, tps_sample_seconds=0.2, connect_timeout=30, survey_deadline=1.0
+).collect(findings)
+facts, _, _ = findings.snapshot()
+print(sorted(f.scope for f in facts if f.key == "data.records_total"))
+"""
+
+
+def test_process_exit_not_held_by_silent_target(pg_database):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, target_for(pg_database).dsn],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    elapsed = time.monotonic() - started
+    assert result.stdout.strip() == "['main']"
+    # The silent target's thread would hold the exit for the 30 s connect
+    # timeout; 1 s deadline plus interpreter start-up and imports stays below 10.
+    assert elapsed < 10
+
+
+def database_oid(dbname: str) -> int:
+    with pg_connect(dbname) as conn:
+        query = "SELECT oid FROM pg_database WHERE datname = current_database()"
+        return conn.execute(query).fetchone()[0]
+
+
+def system_identifier() -> str:
+    with pg_connect("postgres") as conn:
+        query = "SELECT system_identifier::text FROM pg_control_system()"
+        return conn.execute(query).fetchone()[0]
+
+
+def aliases(dbname: str) -> list[DatabaseTarget]:
+    """Three names for one database: an address, a host name and a DSN option."""
+    return [
+        DatabaseTarget("main", f"postgresql://postgres@127.0.0.1:{PG_PORT}/{dbname}"),
+        DatabaseTarget("alias", f"postgresql://postgres@localhost:{PG_PORT}/{dbname}"),
+        DatabaseTarget(
+            "third",
+            f"postgresql://postgres@127.0.0.1:{PG_PORT}/{dbname}?sslmode=disable",
+        ),
+    ]
+
+
+def test_same_database_counted_once(loaded_database):
+    findings = Findings()
+    collector = DatabaseCollector(aliases(loaded_database), tps_sample_seconds=0.2)
+    collector.collect(findings)
+    facts, _, _ = findings.snapshot()
+    records = [fact for fact in facts if fact.key == "data.records_total"]
+    stores = [fact for fact in facts if fact.key == "architecture.data_stores"]
+    assert [fact.scope for fact in records] == ["main"]
+    assert [fact.scope for fact in stores] == ["main"]
+    assert gaps_by_key(findings, "alias") == dict.fromkeys(KEYS, errors.NO_DATA)
+    assert gaps_by_key(findings, "third") == dict.fromkeys(KEYS, errors.NO_DATA)
+
+
+def test_repeat_recorded_as_note(pg_database):
+    findings = Findings()
+    DatabaseCollector(aliases(pg_database), tps_sample_seconds=0.2).collect(findings)
+    _, gaps, notes = findings.snapshot()
+    message = next(gap.message for gap in gaps if gap.scope == "alias")
+    assert message.endswith("same database as target 'main'; counted once")
+    assert sorted(notes) == [
+        "database 'alias': same database as target 'main'; counted once",
+        "database 'third': same database as target 'main'; counted once",
+    ]
+
+
+def test_records_details_identify_database(pg_database):
+    fact = facts_by_key(collect(target_for(pg_database)))["data.records_total"]
+    assert fact.details["database_identity"] == {
+        "system_identifier": system_identifier(),
+        "database_oid": database_oid(pg_database),
+        "schemas": None,
+    }
+
+
+def test_other_database_counted_separately(pg_database):
+    with temporary_pg_database() as other:
+        targets = [target_for(pg_database), target_for(other)]
+        targets[1] = DatabaseTarget("other", targets[1].dsn)
+        findings = Findings()
+        DatabaseCollector(targets, tps_sample_seconds=0.2).collect(findings)
+    assert "data.records_total" in facts_by_key(findings, "main")
+    assert "data.records_total" in facts_by_key(findings, "other")
+    assert gaps_by_key(findings) == {}
+
+
+def test_other_schema_counted_separately(pg_database):
+    with pg_connect(pg_database) as conn:
+        conn.execute("CREATE SCHEMA app")
+    targets = [
+        target_for(pg_database, schemas=("app",)),
+        DatabaseTarget("rest", target_for(pg_database).dsn, schemas=("public",)),
+    ]
+    findings = Findings()
+    DatabaseCollector(targets, tps_sample_seconds=0.2).collect(findings)
+    assert "data.records_total" in facts_by_key(findings, "main")
+    assert "data.records_total" in facts_by_key(findings, "rest")
+
+
 def test_canary_password_never_recorded(pg_database, caplog):
     caplog.set_level(logging.DEBUG)
     target = target_for(pg_database, port=free_port(), password=CANARY)
@@ -412,7 +609,9 @@ def test_tps_idle_database_is_not_negative(pg_database):
     assert isinstance(fact.value, float)
     assert fact.value >= 0
     assert fact.unit == "tps"
-    assert "not the peak over a window" in fact.method
+    assert fact.bound == "lower"
+    assert "so a lower bound on the peak over a window" in fact.method
+    assert "at most once a second" in fact.method
 
 
 def backend_exited(pid: int) -> bool:
@@ -448,6 +647,30 @@ def test_tps_counts_commits_during_sample(pg_database):
     # The session's own first reading and background workers add a few.
     assert commits <= seen <= commits + 5
     assert abs(observation.value - commits / seconds) <= 5 / seconds
+
+
+def test_tps_reading_inside_open_transaction(pg_database):
+    commits = 50
+
+    def commit_then_wait(seconds: float) -> None:
+        with pg_connect(pg_database) as writer:
+            pid = writer.info.backend_pid
+            for _ in range(commits):
+                writer.execute("SELECT txid_current()")
+        # A backend publishes its last counters when it exits.
+        while not backend_exited(pid):
+            time.sleep(0.05)
+        time.sleep(0.2)
+
+    session = DatabaseCollector([]).connect(target_for(pg_database))
+    try:
+        # Left open, this transaction would keep the first reading's statistics
+        # and serve them again as the second reading.
+        session.connection.execute("SELECT 1")
+        observation = measure_transaction_rate(session, 0.5, wait=commit_then_wait)
+    finally:
+        session.close()
+    assert observation.details["transactions"] >= commits
 
 
 def test_tps_reset_during_sample_is_gap(pg_database, monkeypatch):
@@ -499,15 +722,14 @@ def test_server_version_in_components(pg_database):
 
 
 def test_targets_sampled_concurrently(pg_database):
-    targets = [
-        DatabaseTarget(
-            f"db{i}", f"postgresql://postgres@{HOST}:{PG_PORT}/{pg_database}"
-        )
-        for i in range(3)
-    ]
-    findings = Findings()
-    started = time.monotonic()
-    DatabaseCollector(targets, tps_sample_seconds=1.0).collect(findings)
-    elapsed = time.monotonic() - started
+    with temporary_pg_database() as second, temporary_pg_database() as third:
+        targets = [
+            DatabaseTarget(f"db{i}", f"postgresql://postgres@{HOST}:{PG_PORT}/{name}")
+            for i, name in enumerate((pg_database, second, third))
+        ]
+        findings = Findings()
+        started = time.monotonic()
+        DatabaseCollector(targets, tps_sample_seconds=1.0).collect(findings)
+        elapsed = time.monotonic() - started
     assert elapsed < 2.5
     assert len([f for f in findings.snapshot()[0] if f.key == "load.tps_peak"]) == 3

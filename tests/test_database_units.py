@@ -6,6 +6,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pymysql
@@ -14,7 +16,13 @@ import pytest
 from collectors import errors
 from collectors.base import Findings
 from collectors.database import DatabaseCollector, DatabaseTarget, mysql, postgres
-from collectors.database.readings import CounterReading, TableEstimate
+from collectors.database.readings import (
+    CounterReading,
+    Observation,
+    ServerInfo,
+    TableCatalog,
+    TableEstimate,
+)
 from collectors.database.records import (
     DatabaseTally,
     TableTally,
@@ -100,6 +108,21 @@ def test_rate_is_delta_over_seconds():
     assert observation.value == 250.0
     assert observation.details["transactions"] == 1000
     assert observation.details["seconds"] == 4.0
+
+
+def test_rate_is_lower_bound_on_peak():
+    observation = transaction_rate(reading(0), reading(10, at=2.0), "counters")
+    assert observation.method == (
+        "counters, read twice 2.0 s apart: a short sample at scan time, so a "
+        "lower bound on the peak over a window"
+    )
+
+
+def test_rate_method_names_counter_delay():
+    observation = transaction_rate(
+        reading(0), reading(10, at=2.0), "counters", "published late"
+    )
+    assert observation.method.endswith("over a window; published late")
 
 
 def test_rate_rejects_changed_reset_marker():
@@ -352,6 +375,43 @@ def test_uncertain_when_estimate_kept():
     assert tally.is_lower_bound is False
 
 
+def test_exact_total_ignores_estimates():
+    tally = tally_of(
+        TableTally(TableEstimate("s", "a", 90), exact=100),
+        TableTally(TableEstimate("s", "b", 40), count_failure="timed out"),
+    )
+    assert tally.total == 140
+    assert tally.exact_total == 100
+
+
+def test_details_lower_bound_when_uncertain():
+    tally = tally_of(
+        TableTally(TableEstimate("s", "a", 90), exact=100),
+        TableTally(TableEstimate("s", "b", 40), count_failure="permission denied"),
+        exact_phase=True,
+    )
+    details = describe_details(tally, None)
+    assert tally.is_uncertain is True
+    assert details["lower_bound"] == 100
+    assert type(details["lower_bound"]) is int
+
+
+def test_details_lower_bound_when_table_missing():
+    tally = tally_of(
+        TableTally(TableEstimate("s", "a", None), exact=7),
+        TableTally(TableEstimate("s", "b", 500)),
+        TableTally(TableEstimate("s", "c", None, readable=False)),
+    )
+    details = describe_details(tally, None)
+    assert tally.is_lower_bound is True
+    assert details["lower_bound"] == 7
+
+
+def test_details_no_lower_bound_when_exact():
+    tally = tally_of(TableTally(TableEstimate("s", "a", 90), exact=100))
+    assert "lower_bound" not in describe_details(tally, None)
+
+
 def test_no_targets_records_not_configured():
     findings = Findings()
     DatabaseCollector([]).collect(findings)
@@ -364,6 +424,189 @@ def test_duplicate_target_names_rejected():
     target = DatabaseTarget("same", "postgresql://app@db/core")
     with pytest.raises(ValueError, match="unique"):
         DatabaseCollector([target, target])
+
+
+def test_survey_deadline_default():
+    collector = DatabaseCollector(
+        [], connect_timeout=4, tps_sample_seconds=2, statement_timeout=9
+    )
+    assert collector.survey_deadline == 15
+
+
+def test_survey_deadline_must_be_positive():
+    with pytest.raises(ValueError, match="survey_deadline"):
+        DatabaseCollector([], survey_deadline=0)
+
+
+ROWS = 1_234
+
+
+class StubSession:
+    """A session that returns fixed readings, optionally blocking in one of them."""
+
+    estimate_source = "pg_class.reltuples"
+    no_estimate_template = "{count} never-analysed {tables}"
+    transactions_method = "stub counters"
+    transactions_delay = None
+
+    def __init__(self, target, identity, block=None, crash=False):
+        self.source = target.source
+        self.identity = identity
+        self.block = block
+        self.crash = crash
+        self.closed = False
+
+    def server_info(self):
+        return ServerInfo("PostgreSQL", "15.0", "15.0 (stub)", "core")
+
+    def read_identity(self, schemas):
+        return self.identity
+
+    def read_table_catalog(self, schemas):
+        return TableCatalog([TableEstimate("public", "t", ROWS)])
+
+    def count_rows(self, schema, table):
+        return ROWS
+
+    def read_transaction_counters(self):
+        return CounterReading(0, None, time.monotonic())
+
+    def read_client_sessions(self):
+        if self.crash:
+            raise RuntimeError("stub failure")
+        return Observation(1, "stub sessions", {})
+
+    def read_integrity(self):
+        if self.block is not None:
+            self.block.wait()
+        return Observation(False, "stub integrity", {})
+
+    def close(self):
+        self.closed = True
+
+
+class StubCollector(DatabaseCollector):
+    """Connects each target to a stub session, after an optional delay."""
+
+    def __init__(self, sessions, delays=None, **settings):
+        settings.setdefault("tps_sample_seconds", 0.05)
+        super().__init__([target for target, _ in sessions], **settings)
+        self.sessions = {target.name: session for target, session in sessions}
+        self.delays = delays or {}
+
+    def connect(self, target):
+        time.sleep(self.delays.get(target.name, 0.0))
+        return self.sessions[target.name]
+
+
+def stub(name, identity=None, **kwargs):
+    target = DatabaseTarget(name, f"postgresql://app@{name}.example/core")
+    return target, StubSession(target, identity or {"server": name}, **kwargs)
+
+
+def keys_of(findings, scope):
+    facts, gaps, _ = findings.snapshot()
+    recorded = {fact.key for fact in facts if fact.scope == scope}
+    missing = {gap.key: gap.reason for gap in gaps if gap.scope == scope}
+    return recorded, missing
+
+
+def test_deadline_gives_up_reading_target():
+    release = threading.Event()
+    collector = StubCollector(
+        [stub("main"), stub("stuck", block=release)], survey_deadline=0.5
+    )
+    findings = Findings()
+    try:
+        started = time.monotonic()
+        collector.collect(findings)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    facts, missing = keys_of(findings, "stuck")
+    assert elapsed < 0.5 + 0.5
+    assert "data.records_total" in keys_of(findings, "main")[0]
+    assert "load.client_sessions" in facts
+    assert missing == {
+        "integrity.guaranteed_transactions": errors.TIMED_OUT,
+        "data.records_total": errors.TIMED_OUT,
+    }
+
+
+def test_given_up_target_records_nothing_later():
+    release = threading.Event()
+    target, session = stub("stuck", block=release)
+    collector = StubCollector([stub("main"), (target, session)], survey_deadline=0.3)
+    findings = Findings()
+    collector.collect(findings)
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == "database-stuck":
+            thread.join(5)
+    facts, _ = keys_of(findings, "stuck")
+    assert "integrity.guaranteed_transactions" not in facts
+    assert session.closed is True
+
+
+def test_survey_threads_are_daemons():
+    release = threading.Event()
+    collector = StubCollector([stub("stuck", block=release)], survey_deadline=0.3)
+    try:
+        with pytest.raises(errors.SourceTimeout):
+            collector.collect(Findings())
+        stuck = [t for t in threading.enumerate() if t.name == "database-stuck"]
+    finally:
+        release.set()
+    assert len(stuck) == 1
+    assert stuck[0].daemon is True
+
+
+def test_repeat_keeps_first_listed():
+    same = {"server": "one", "database": 1}
+    # The first target connects later than the second, yet it is the one kept.
+    collector = StubCollector(
+        [stub("main", same), stub("alias", same)], delays={"main": 0.3}
+    )
+    findings = Findings()
+    collector.collect(findings)
+    kept, _ = keys_of(findings, "main")
+    facts, missing = keys_of(findings, "alias")
+    assert "data.records_total" in kept
+    assert facts == set()
+    assert missing == dict.fromkeys(DatabaseCollector.provides, errors.NO_DATA)
+
+
+def test_repeat_message_names_original():
+    same = {"server": "one", "database": 1}
+    findings = Findings()
+    StubCollector([stub("main", same), stub("alias", same)]).collect(findings)
+    _, gaps, notes = findings.snapshot()
+    messages = {gap.message for gap in gaps if gap.scope == "alias"}
+    expected = (
+        "postgresql://app@alias.example:5432/core: same database as target "
+        "'main'; counted once"
+    )
+    assert messages == {expected}
+    assert notes == ["database 'alias': same database as target 'main'; counted once"]
+
+
+def test_records_details_carry_identity():
+    identity = {"server": "one", "database": 1}
+    findings = Findings()
+    StubCollector([stub("main", identity)]).collect(findings)
+    facts, _, _ = findings.snapshot()
+    records = next(f for f in facts if f.key == "data.records_total")
+    assert records.details["database_identity"] == identity
+
+
+def test_crash_keeps_other_targets_facts():
+    collector = StubCollector([stub("main"), stub("broken", crash=True)])
+    findings = Findings()
+    with pytest.raises(RuntimeError, match="stub failure"):
+        collector.collect(findings)
+    _, missing = keys_of(findings, "broken")
+    assert "data.records_total" in keys_of(findings, "main")[0]
+    assert missing["data.records_total"] == errors.CRASHED
 
 
 def test_import_loads_no_driver():

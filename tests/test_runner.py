@@ -128,21 +128,3 @@ def test_outcomes_in_plan_order():
         for o in run_collectors([Planned("b", Quick(), 5), Planned("a", Quick(), 5)])
     ]
     assert names == ["b", "a"]
-
-
-def test_lower_bound_fact_makes_partial():
-    class Bounded(Collector):
-        def collect(self, findings: Findings) -> None:
-            findings.add(
-                Fact(
-                    key="data.records_total",
-                    value=10,
-                    source="test",
-                    method="one table not counted",
-                    scope="t",
-                    bound="lower",
-                )
-            )
-
-    outcome = run_collectors([Planned("bounded", Bounded(), 5)])[0]
-    assert outcome.status == "partial"

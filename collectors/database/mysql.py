@@ -64,6 +64,11 @@ def connect(
     import pymysql
 
     logger.debug("connecting to %s", target.source)
+    # NOTE: pymysql waits for the server's greeting up to read_timeout, not
+    # connect_timeout, so a server that accepts the connection and never sends
+    # the greeting blocks this call for statement_timeout +
+    # READ_TIMEOUT_MARGIN_SECONDS. The collector's survey deadline bounds how
+    # long a scan waits for it.
     try:
         connection = pymysql.connect(
             host=target.host or "localhost",
@@ -130,6 +135,7 @@ class MysqlSession:
         "global status Handler_commit + Handler_rollback, server-wide (all "
         "databases); an explicit transaction also adds one per statement"
     )
+    transactions_delay = None
 
     def __init__(self, connection: pymysql.Connection, target: DatabaseTarget):
         self.connection = connection
@@ -200,6 +206,25 @@ class MysqlSession:
         if self.target.database:
             return (self.target.database,)
         return None
+
+    def read_identity(self, schemas: tuple[str, ...] | None) -> dict[str, Any]:
+        variables = self._status("read server identity", q.IDENTITY)
+        scope = self._schemas_in_scope(schemas)
+        if variables.get("server_uuid"):
+            identity: dict[str, Any] = {"server_uuid": variables["server_uuid"]}
+        elif variables.get("hostname") and variables.get("port"):
+            # NOTE: two hosts with the same host name (cloned virtual machines
+            # or containers) and port would be taken for one server.
+            identity = {
+                "hostname": variables["hostname"],
+                "port": int(variables["port"]),
+            }
+        else:
+            raise errors.BadResponse(
+                self.source, "global variables lack server_uuid, hostname and port"
+            )
+        identity["schemas"] = sorted(scope) if scope is not None else None
+        return identity
 
     def read_table_catalog(self, schemas: tuple[str, ...] | None) -> TableCatalog:
         scope = self._schemas_in_scope(schemas)

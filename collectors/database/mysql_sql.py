@@ -8,6 +8,12 @@ from __future__ import annotations
 
 SERVER_INFO = "SELECT VERSION(), DATABASE()"
 
+# MySQL 5.6+ generates server_uuid at first start; MariaDB has no such
+# variable, so hostname and port stand in for it there.
+IDENTITY = """
+SHOW GLOBAL VARIABLES WHERE Variable_name IN ('server_uuid', 'hostname', 'port')
+"""
+
 # Applies to every later transaction of the session, autocommit statements too.
 SESSION_READ_ONLY = "SET SESSION TRANSACTION READ ONLY"
 # MariaDB 10.1+: seconds, fractions allowed, applies to every statement.

@@ -147,6 +147,12 @@ class PostgresSession:
     transactions_method = (
         "pg_stat_database xact_commit + xact_rollback of this database"
     )
+    # PostgreSQL 15+ pgstat_report_stat() in src/backend/utils/activity/pgstat.c.
+    transactions_delay = (
+        "each backend publishes its commits to these counters at most once a "
+        "second, and later when the counters' lock is busy, so commits near "
+        "either end of the sample can fall outside it"
+    )
 
     def __init__(self, connection: psycopg.Connection, target: DatabaseTarget):
         self.connection = connection
@@ -180,6 +186,16 @@ class PostgresSession:
         version = version_full.split()[0]
         return ServerInfo("PostgreSQL", version, version_full, database)
 
+    def read_identity(self, schemas: tuple[str, ...] | None) -> dict[str, Any]:
+        system_identifier, database_oid = self._fetch_one(
+            "read pg_control_system", q.IDENTITY
+        )
+        return {
+            "system_identifier": system_identifier,
+            "database_oid": database_oid,
+            "schemas": sorted(schemas) if schemas is not None else None,
+        }
+
     def read_table_catalog(self, schemas: tuple[str, ...] | None) -> TableCatalog:
         params = {"schemas": list(schemas) if schemas is not None else None}
         rows = self._fetch("read pg_class", q.TABLE_CATALOG, params)
@@ -199,6 +215,14 @@ class PostgresSession:
         return count
 
     def read_transaction_counters(self) -> CounterReading:
+        from psycopg.pq import TransactionStatus
+
+        # Each _fetch commits its own transaction, which discards the statistics
+        # snapshot. With stats_fetch_consistency = cache (the default) or
+        # snapshot, a transaction left open would serve the second reading from
+        # the snapshot of the first, and the rate would come out as 0.
+        if self.connection.info.transaction_status != TransactionStatus.IDLE:
+            self._fetch("clear statistics snapshot", q.CLEAR_STATS_SNAPSHOT)
         started = time.monotonic()
         row = self._fetch_one("read pg_stat_database", q.TRANSACTION_COUNTERS)
         finished = time.monotonic()

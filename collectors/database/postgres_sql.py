@@ -12,6 +12,14 @@ SELECT current_setting('server_version'),
        current_database()
 """
 
+# system_identifier is set by initdb and shared by a primary and its physical
+# standbys, which contain the same rows. The oid distinguishes the databases
+# of one cluster.
+IDENTITY = """
+SELECT (SELECT system_identifier FROM pg_catalog.pg_control_system())::text,
+       (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+"""
+
 # One row per leaf table. relkind 'r' covers plain tables and partitions but not
 # a partitioned parent ('p'), so a partitioned table's rows are counted once.
 # PostgreSQL 14+ stores reltuples = -1 for a table never vacuumed or analysed.
@@ -41,6 +49,10 @@ WHERE c.relkind = 'r'
 
 # Filled with psycopg.sql.Identifier for the schema and the table.
 COUNT_ROWS = "SELECT count(*) FROM {}.{}"
+
+# With stats_fetch_consistency = cache (the default) or snapshot, a transaction
+# keeps the statistics it has read until it ends or this function is called.
+CLEAR_STATS_SNAPSHOT = "SELECT pg_catalog.pg_stat_clear_snapshot()"
 
 TRANSACTION_COUNTERS = """
 SELECT xact_commit, xact_rollback, stats_reset

@@ -77,8 +77,19 @@ class DatabaseSession(Protocol):
     no_estimate_template: str
     # Description of the counters the transaction rate is computed from.
     transactions_method: str
+    # Reason these counters can lag behind the commits, as written in the
+    # method text, or None when the server updates them at commit.
+    transactions_delay: str | None
 
     def server_info(self) -> ServerInfo: ...
+
+    def read_identity(self, schemas: tuple[str, ...] | None) -> dict[str, Any]:
+        """Return the server's own identity of the data that `schemas` selects.
+
+        Two sessions return equal identities when they read the same tables,
+        whatever host name, address or account their DSNs use.
+        """
+        ...
 
     def read_table_catalog(self, schemas: tuple[str, ...] | None) -> TableCatalog: ...
 

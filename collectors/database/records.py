@@ -79,6 +79,11 @@ class DatabaseTally:
     def total(self) -> int:
         return sum(tally.rows or 0 for tally in self.tables)
 
+    @property
+    def exact_total(self) -> int:
+        """Rows counted with count(*); estimates add nothing."""
+        return sum(tally.exact or 0 for tally in self.tables)
+
     def by_how(self, how: str) -> list[TableTally]:
         return [tally for tally in self.tables if tally.how == how]
 
@@ -225,7 +230,7 @@ def _reasons(tallies: list[TableTally]) -> str:
 def describe_details(
     tally: DatabaseTally, schemas: tuple[str, ...] | None
 ) -> dict[str, Any]:
-    """Return the largest tables, the table counts and the band check."""
+    """Return the largest tables, table counts, band check and any lower bound."""
     counted = [t for t in tally.tables if t.rows is not None]
     counted.sort(key=lambda t: (-(t.rows or 0), t.table.schema, t.table.table))
     not_counted = tally.by_how(NOT_COUNTED)
@@ -241,6 +246,10 @@ def describe_details(
         "schemas": list(schemas) if schemas is not None else None,
     }
     details.update(tally.band_check)
+    if tally.is_uncertain or tally.is_lower_bound:
+        # Rows known to exist, from exact counts only. When they alone exceed
+        # a threshold, so does the uncertain or partial total.
+        details["lower_bound"] = tally.exact_total
     if tally.hidden_tables_reason:
         details["hidden_tables"] = tally.hidden_tables_reason
     return details

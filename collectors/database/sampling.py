@@ -1,14 +1,21 @@
 """Transaction rate from two readings of a server's cumulative counters.
 
-The rate is a short sample at scan time, not the peak over a window: a server
-idle during the sample reports a low rate whatever its daily peak is.
+The rate is a short sample at scan time, so the collector records it as a lower
+bound on the peak over a window: a server idle during the sample reports a low
+rate whatever its daily peak is.
 
 PostgreSQL 15+ backends publish their counters to shared memory at most once a
-second, and an idle backend publishes what is left after up to 10 s
-(PGSTAT_MIN_INTERVAL and PGSTAT_IDLE_INTERVAL in src/backend/utils/activity/
-pgstat.c). Commits near either end of a short sample can therefore fall in the
-neighbouring interval. The session's own first reading adds at most one
-transaction to the sample.
+second (PGSTAT_MIN_INTERVAL). A backend that finds the counters' lock busy keeps
+its commits pending and tries again later, and waits for the lock only once
+they have been pending for 60 s (PGSTAT_MAX_INTERVAL). An idle backend
+publishes what is left after up to 10 s (PGSTAT_IDLE_INTERVAL). All three are
+in src/backend/utils/activity/pgstat.c. A short sample under load can therefore
+miss many of the commits made during it. The session's own first reading adds
+at most one transaction to the sample.
+
+NOTE: commits made before the first reading and published during the sample
+are counted too, so under lock contention a PostgreSQL sample can also exceed
+the rate over the seconds it covers.
 """
 
 from __future__ import annotations
@@ -41,11 +48,16 @@ def measure_transaction_rate(
     first = session.read_transaction_counters()
     wait(max(0.0, first.monotonic_at + seconds - time.monotonic()))
     second = session.read_transaction_counters()
-    return transaction_rate(first, second, session.transactions_method)
+    return transaction_rate(
+        first, second, session.transactions_method, session.transactions_delay
+    )
 
 
 def transaction_rate(
-    first: CounterReading, second: CounterReading, counters_method: str
+    first: CounterReading,
+    second: CounterReading,
+    counters_method: str,
+    counters_delay: str | None = None,
 ) -> Observation:
     """Return transactions per second between two readings of the same server."""
     if second.epoch != first.epoch:
@@ -65,8 +77,10 @@ def transaction_rate(
         raise InvalidSample(f"the readings are {elapsed:.3f} s apart")
     method = (
         f"{counters_method}, read twice {elapsed:.1f} s apart: a short sample at "
-        "scan time, not the peak over a window"
+        "scan time, so a lower bound on the peak over a window"
     )
+    if counters_delay:
+        method += f"; {counters_delay}"
     details = {
         "transactions": delta,
         "seconds": round(elapsed, 3),
