@@ -348,6 +348,10 @@ class RulesConfig(Strict):
         default_factory=dict
     )
     uncertain_band: float = Field(default=0.10, ge=0, le=1)
+    # A supported-stack catalogue file replacing the built-in unofficial profile,
+    # and entries added to whichever is used.
+    supported_stack: str | None = None
+    supported_stack_extra: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Config(Strict):

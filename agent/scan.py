@@ -15,6 +15,12 @@ from agent.errors import ConfigError
 from agent.logs import REDACTOR
 from agent.runner import Outcome, Planned, run_collectors
 from collectors import declared as declared_collector
+from rules.derive import (
+    CatalogueError,
+    StackCatalogue,
+    derive_unsupported,
+    load_catalogue,
+)
 from rules.engine import evaluate
 from rules.pack import Pack, PackError, apply_overrides, load_pack
 from rules.resolve import resolve
@@ -38,6 +44,15 @@ def load_rules(config: Config, vocabulary: Vocabulary) -> Pack:
     except PackError as exc:
         where = "" if exc.source.startswith("rules.") else "rules.pack: "
         raise ConfigError(config.origin, f"{where}{exc}") from None
+
+
+def load_stack_catalogue(config: Config) -> StackCatalogue:
+    """Load the supported-stack catalogue the config names; ConfigError if invalid."""
+    rules = config.rules
+    try:
+        return load_catalogue(rules.supported_stack, rules.supported_stack_extra)
+    except CatalogueError as exc:
+        raise ConfigError(config.origin, f"rules.supported_stack: {exc}") from None
 
 
 def _threshold(pack: Pack, fact: str) -> float | None:
@@ -229,10 +244,20 @@ def judge(
     *,
     today: dt.date,
     uncertain_band: float,
+    catalogue: StackCatalogue | None = None,
+    derived_at: str = "",
 ) -> dict[str, Any]:
-    """Resolve facts and evaluate the pack; return the report's judged sections."""
+    """Resolve facts and evaluate the pack; return the report's judged sections.
+
+    Facts the rules derive (the stack outside the supported catalogue) are
+    appended to `facts`, so the report lists every observation a verdict used.
+    """
     gaps = [gap for status in collectors for gap in status.get("gaps", [])]
     resolution = resolve(facts, vocabulary, today=today, gaps=gaps)
+    derived = derive_unsupported(resolution, catalogue or load_catalogue())
+    if derived is not None:
+        derived["observed_at"] = derived_at
+        facts.append(derived)
     criteria, classification = evaluate(
         pack,
         resolution,
@@ -264,6 +289,7 @@ def run_scan(
     today = dt.datetime.fromtimestamp(started, dt.UTC).date()
     vocabulary = load_vocabulary()
     pack = load_rules(config, vocabulary)
+    catalogue = load_stack_catalogue(config)
     plans = plan_collectors(config, pack, vocabulary, today)
     if on_planned:
         on_planned(plans)
@@ -278,6 +304,8 @@ def run_scan(
         vocabulary,
         today=today,
         uncertain_band=config.rules.uncertain_band,
+        catalogue=catalogue,
+        derived_at=_utc(time.time()),
     )
     duration = time.time() - started
     log.info("scan of %s finished in %.2f s", config.system.name, duration)
