@@ -12,8 +12,8 @@ import click
 from click.utils import PacifyFlushWrapper
 
 from agent import __version__, logs
-from agent.config import DEFAULT_CONFIG, load_config
-from agent.errors import EXIT_INTERNAL, EXIT_OUTPUT, AgentError
+from agent.config import DEFAULT_CONFIG, load_config, with_repository
+from agent.errors import EXIT_INTERNAL, EXIT_OUTPUT, AgentError, OutputError
 from agent.output import write_atomic
 from agent.render import FORMATS, render
 from agent.runner import Outcome, Planned
@@ -120,9 +120,19 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     help="Write the report to FILE (atomically) instead of standard output; "
     "- is standard output.",
 )
+@click.option(
+    "--repo",
+    default=None,
+    metavar="DIR",
+    help="Scan the source repository in DIR; without --config, only the repository.",
+)
 @click.pass_context
 def scan(
-    ctx: click.Context, config_path: str | None, fmt: str, output: str | None
+    ctx: click.Context,
+    config_path: str | None,
+    fmt: str,
+    output: str | None,
+    repo: str | None,
 ) -> None:
     """Scan the configured system once and print or write the report."""
     if output == "":
@@ -134,6 +144,8 @@ def scan(
     progress = _Progress() if ctx.obj["interactive"] else None
     try:
         config = load_config(config_path)
+        if repo is not None:
+            config = with_repository(config, repo)
         report = run_scan(
             config,
             on_planned=progress.planned if progress else None,
@@ -159,7 +171,17 @@ def scan(
             _fail(exc)
         log.info("report written to %s", output)
     else:
-        click.echo(logs.REDACTOR(text), nl=False)
+        try:
+            click.echo(logs.REDACTOR(text), nl=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _fail(
+                OutputError(
+                    f"cannot write the report to standard output: {exc.strerror}"
+                )
+            )
 
 
 @main.command()
@@ -239,6 +261,10 @@ def facts() -> None:
 
 
 def entry() -> None:
+    if sys.stdout is None:
+        # Started with standard output closed (`>&-`): nowhere to print a report.
+        sys.stderr.write("techcomplex: error: standard output is closed\n")
+        sys.exit(EXIT_OUTPUT)
     try:
         code = main.main(obj={}, standalone_mode=False)
         sys.stdout.flush()

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -33,6 +34,18 @@ DEFAULT_CONFIG = "techcomplex.yaml"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _plain_number(value: Any) -> Any:
+    # YAML reads `true` as a boolean and `"8000"` as text; neither is a number the
+    # user meant, so they are rejected instead of converted.
+    if isinstance(value, bool | str):
+        raise ValueError("expected a number, not text or true/false")  # noqa: TRY004
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_plain_number)]
+Count = Annotated[int, BeforeValidator(_plain_number)]
 
 
 class SystemConfig(Strict):
@@ -80,7 +93,7 @@ class DeclaredConfig(Strict):
     commissioning_phases: list[Stage] | None = None
     domain: str | None = None
     interstate_partners: list[Partner] | None = None
-    expected_users: int | None = Field(default=None, ge=0)
+    expected_users: Count | None = Field(default=None, ge=0)
     facts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("declared_on", "development_started")
@@ -136,7 +149,7 @@ _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 class HostSource(Strict):
     root: str = "/"
-    timeout: float = Field(default=60.0, gt=0, le=MAX_SECONDS)
+    timeout: Number = Field(default=60.0, gt=0, le=MAX_SECONDS)
 
 
 class DatabaseSource(Strict):
@@ -206,12 +219,12 @@ class DatabaseSource(Strict):
 
 
 class DatabaseSettings(Strict):
-    timeout: float = Field(default=120.0, gt=0, le=MAX_SECONDS)
-    exact_band: float = Field(default=0.10, ge=0, le=1)
-    tps_sample_seconds: float = Field(default=5.0, ge=0.1, le=300)
-    statement_timeout: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
-    lock_timeout: float = Field(default=5.0, gt=0, le=MAX_SECONDS)
-    connect_timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    timeout: Number = Field(default=120.0, gt=0, le=MAX_SECONDS)
+    exact_band: Number = Field(default=0.10, ge=0, le=1)
+    tps_sample_seconds: Number = Field(default=5.0, ge=0.1, le=300)
+    statement_timeout: Number = Field(default=30.0, gt=0, le=MAX_SECONDS)
+    lock_timeout: Number = Field(default=5.0, gt=0, le=MAX_SECONDS)
+    connect_timeout: Number = Field(default=10.0, gt=0, le=MAX_SECONDS)
 
     @model_validator(mode="after")
     def _timeout_covers_connect_and_sample(self) -> DatabaseSettings:
@@ -247,6 +260,53 @@ def parse_duration(text: str) -> float:
     return float(sum(int(number) * _DURATION_UNITS[unit] for number, unit in parts))
 
 
+# Headers that carry credentials; they belong in token_file or password_file.
+SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-access-token",
+}
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_MATCHER = re.compile(
+    r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*'
+)
+
+
+def check_selector(text: str) -> None:
+    """Check label matchers such as `namespace="x", job=~"api.*"`; raise ValueError.
+
+    Prometheus rejects a selector whose matchers all match the empty label value,
+    so at least one must be an equality with a value or a regular expression that
+    does not match the empty string.
+    """
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    position, selective = 0, False
+    while position < len(body):
+        match = _MATCHER.match(body, position)
+        if match is None:
+            raise ValueError(
+                f'expected label matchers such as namespace="x", got {text!r}'
+            )
+        _, op, value = match.groups()
+        if op == "=" and value or op == "=~" and not re.fullmatch(value, ""):
+            selective = True
+        position = match.end()
+        if position < len(body):
+            if body[position] != ",":
+                raise ValueError(f"expected a comma between matchers in {text!r}")
+            position += 1
+    if not selective:
+        raise ValueError(
+            "at least one matcher must select something (= with a value, or =~ "
+            "with a pattern that does not match the empty string)"
+        )
+
+
 class PrometheusQueries(Strict):
     """Explicit PromQL; each wins over the detected profiles for its measure."""
 
@@ -265,7 +325,7 @@ class PrometheusSource(Strict):
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: Number = Field(default=30.0, gt=0, le=MAX_SECONDS)
     window: str = "30d"
     rate_window: str = "5m"
     selector: str | None = None
@@ -286,6 +346,11 @@ class PrometheusSource(Strict):
                 "the URL contains a password; remove it and set password_file or "
                 "password_env instead"
             )
+        if parts.query or parts.fragment:
+            # A query string could carry a token, and it would not reach the API.
+            raise ValueError(
+                "the URL must not have a ?query or #fragment; give the server's base URL"
+            )
         return value.rstrip("/")
 
     @field_validator("window", "rate_window")
@@ -298,11 +363,76 @@ class PrometheusSource(Strict):
     @field_validator("headers")
     @classmethod
     def _no_auth_header(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if name.lower() in ("authorization", "proxy-authorization"):
+        for name, content in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"header name {name!r} is not a valid HTTP header name"
+                )
+            if name.lower() in SECRET_HEADERS:
                 raise ValueError(
                     f"header {name} carries a secret; use token_file or password_file"
                 )
+            if not isinstance(content, str) or "\r" in content or "\n" in content:
+                raise ValueError(f"header {name} needs a one-line text value")
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_selector(value)
+        return value
+
+    @field_validator("evaluation_time")
+    @classmethod
+    def _evaluation_not_future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return value
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        if moment > dt.datetime.now(dt.UTC):
+            raise ValueError("must not be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrometheusSource:
+        if self.token_file is not None and self.token_env is not None:
+            raise ValueError("give token_file or token_env, not both")
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("give password_file or password_env, not both")
+        if parse_duration(self.rate_window) > parse_duration(self.window):
+            raise ValueError(
+                f"rate_window ({self.rate_window}) must not be longer than "
+                f"window ({self.window})"
+            )
+        return self
+
+
+class SoftwareSource(Strict):
+    root: str = "/"
+    # Directories searched for Python environments, node_modules, jars, .NET
+    # dependency files and model files, besides the system interpreter's packages.
+    paths: list[str] = Field(default_factory=list)
+    rtsp_endpoints: list[str] = Field(default_factory=list)
+    llm_apis: list[str] = Field(default_factory=list)
+    timeout: Number = Field(default=120.0, gt=0, le=MAX_SECONDS)
+
+
+DEFAULT_STAGE_TAGS = r"^(v?\d+\.0\.0|release-.*|stage-.*)$"
+
+
+class RepositorySource(Strict):
+    path: str = "."
+    # Tags whose names match this pattern mark stages put into operation.
+    stage_tag_pattern: str = DEFAULT_STAGE_TAGS
+    timeout: Number = Field(default=300.0, gt=0, le=MAX_SECONDS)
+
+    @field_validator("stage_tag_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
 
@@ -312,14 +442,14 @@ class SourcesConfig(Strict):
     host: HostSource | None = None
     databases: list[DatabaseSource] = Field(default_factory=list)
     database_settings: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    prometheus: PrometheusSource | None = None
+    software: SoftwareSource | None = None
+    repository: RepositorySource | None = None
     # Accepted so that a config written for later versions validates; this version
     # reports these collectors as skipped.
-    # TODO: collectors for kubernetes, network, software and repository.
-    prometheus: PrometheusSource | None = None
+    # TODO: collectors for kubernetes and network.
     kubernetes: dict[str, Any] | None = None
     network: dict[str, Any] | None = None
-    software: dict[str, Any] | None = None
-    repository: dict[str, Any] | None = None
 
     @field_validator("databases")
     @classmethod
@@ -342,12 +472,11 @@ class SourcesConfig(Strict):
 
 class RulesConfig(Strict):
     pack: str = "order-308"
-    min_met: int | None = Field(default=None, ge=1)
+    min_met: Count | None = Field(default=None, ge=1)
     modes: dict[int, str] = Field(default_factory=dict)
-    thresholds: dict[str, Annotated[float | int | str | list, Field()]] = Field(
-        default_factory=dict
-    )
-    uncertain_band: float = Field(default=0.10, ge=0, le=1)
+    # Values are checked against the pack's own thresholds when the pack loads.
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    uncertain_band: Number = Field(default=0.10, ge=0, le=1)
     # A supported-stack catalogue file replacing the built-in unofficial profile,
     # and entries added to whichever is used.
     supported_stack: str | None = None
@@ -361,6 +490,9 @@ class Config(Strict):
         default_factory=lambda: SourcesConfig(host=HostSource())
     )
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    # Entries added to the detection catalogues, e.g. {products: [...]}; the
+    # entry schema is the one of the shipped catalogues.
+    catalogues: dict[str, Any] = Field(default_factory=dict)
     # Where the config came from, for messages and fact sources.
     origin: str = Field(default="built-in defaults", exclude=True)
 
@@ -373,6 +505,28 @@ def default_config() -> Config:
         system=SystemConfig(name=socket.gethostname()),
         sources=SourcesConfig(host=HostSource()),
     )
+
+
+def with_repository(config: Config, path: str) -> Config:
+    """Return the config with its repository source set to path (`scan --repo`).
+
+    With only the built-in defaults, the scan covers the repository alone: a CI
+    job has no live system, so the build machine's host is not scanned.
+    """
+    if not Path(path).is_dir():
+        raise ConfigError(path, "--repo needs a directory (the repository's work tree)")
+    if config.origin == "built-in defaults":
+        return Config(
+            system=SystemConfig(name=Path(path).resolve().name),
+            sources=SourcesConfig(repository=RepositorySource(path=path)),
+            origin=f"--repo {path}",
+        )
+    existing = config.sources.repository or RepositorySource()
+    repository = existing.model_copy(update={"path": path})
+    sources = config.sources.model_copy(update={"repository": repository})
+    updated = config.model_copy(update={"sources": sources})
+    updated.origin = config.origin
+    return updated
 
 
 def _format_location(location: tuple[Any, ...]) -> str:

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 FORMATS = ("table", "json", "markdown", "html")
@@ -49,6 +50,8 @@ def _short(value: Any) -> str:
             for item in value
         ]
         return ", ".join(names) or "none"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
     return str(value)
 
 
@@ -108,7 +111,7 @@ def render_table(
     console = Console(
         file=buffer, width=width or 120, force_terminal=color, no_color=not color
     )
-    table = Table(title=f"{report['system']['name']}: Order No. 308 criteria")
+    table = Table(title=escape(f"{report['system']['name']}: Order No. 308 criteria"))
     table.add_column("No.", justify="right")
     table.add_column("Criterion")
     table.add_column("Verdict")
@@ -116,12 +119,13 @@ def render_table(
     table.add_column("Evidence")
     for criterion in report["criteria"]:
         verdict = criterion["verdict"]
+        # Cell text is escaped: square brackets in notes or names are not markup.
         table.add_row(
             str(criterion["id"]),
-            criterion["title_en"],
+            escape(criterion["title_en"]),
             f"[{_VERDICT_STYLE[verdict]}]{verdict}[/]",
             criterion["basis"],
-            _reason_summary(criterion),
+            escape(_reason_summary(criterion)),
             end_section=False,
         )
     console.print(table)
@@ -138,7 +142,8 @@ def render_table(
 
 
 def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # Markdown renders inline HTML, so values are escaped like in the HTML report.
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _missing_rows(report: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:

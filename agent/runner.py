@@ -22,6 +22,8 @@ from collectors.base import Collector, Fact, Findings
 
 log = logging.getLogger(__name__)
 
+QUIET_REASONS = (errors.NO_DATA, errors.NOT_CONFIGURED)
+
 
 @dataclass
 class Planned:
@@ -110,7 +112,9 @@ def _finish(run: _Run, timed_out: bool) -> Outcome:
         outcome.error = _one_line(f"{type(run.error).__name__}: {run.error}")
         log.error("collector %s crashed: %s", name, outcome.error)
     else:
-        if gaps:
+        # A key that was looked for and is simply not there (no_data) is a normal
+        # outcome; only a failed part of the source makes the run partial.
+        if any(gap.reason not in QUIET_REASONS for gap in gaps):
             outcome.status = "partial"
         log.info(
             "collector %s finished in %.2f s: %d facts, %d gaps",

@@ -30,7 +30,14 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.0"
 # Sources this version can collect from; the rules name only these as a fix.
-AVAILABLE_SOURCES = {"declared", "host", "database", "prometheus"}
+AVAILABLE_SOURCES = {
+    "declared",
+    "host",
+    "database",
+    "prometheus",
+    "software",
+    "repository",
+}
 
 
 def load_rules(config: Config, vocabulary: Vocabulary) -> Pack:
@@ -80,9 +87,17 @@ def _declarations(
         if not spec.accepts(value):
             raise ConfigError(
                 config.origin,
-                f"declared.facts.{key}: expected a {spec.type} value, got {value!r}",
+                f"declared.facts.{key}: expected {spec.expectation}, got {value!r}",
             )
         facts[key] = (value, spec.unit)
+    dedicated = {"load.concurrent_users_peak": "expected_users"}
+    for key, field_name in dedicated.items():
+        if key in facts and getattr(section, field_name) is not None:
+            raise ConfigError(
+                config.origin,
+                f"declared.facts.{key}: also declared as declared.{field_name}; "
+                "declare it once",
+            )
     return declared_collector.Declarations(
         declarant=declared_collector.Declarant(
             section.declared_by.name, section.declared_by.role
@@ -159,7 +174,8 @@ def _prometheus_plan(config: Config, pack: Pack) -> Planned:
             ("tps", _threshold(pack, "load.tps_peak")),
             ("records", _threshold(pack, "data.records_total")),
         )
-        if value is not None
+        # A forecast needs a level to cross; a zero threshold has none.
+        if value is not None and value > 0
     }
     try:
         collector = _build_prometheus(source, token, password, thresholds, config)
@@ -196,6 +212,52 @@ def _build_prometheus(source, token, password, thresholds, config):
     )
 
 
+def _software_plan(config: Config) -> Planned:
+    from collectors.software import SoftwareCollector
+
+    source = config.sources.software
+    endpoints: dict[str, Any] = {
+        "rtsp": source.rtsp_endpoints,
+        "llm_apis": source.llm_apis,
+    }
+    if config.declared is not None and config.declared.interstate_partners:
+        endpoints["interstate"] = [
+            {"name": p.name, "url": p.endpoint, "country": p.country}
+            for p in config.declared.interstate_partners
+            if p.endpoint
+        ]
+    collector = SoftwareCollector(
+        root=source.root, paths=source.paths, endpoints=endpoints
+    )
+    return Planned("software", collector, source.timeout)
+
+
+def _repository_plan(config: Config) -> Planned:
+    from collectors.repository import RepositoryCollector
+
+    source = config.sources.repository
+    try:
+        collector = RepositoryCollector(
+            source.path, stage_tag_pattern=source.stage_tag_pattern, now=time.time()
+        )
+    except ValueError as exc:
+        raise ConfigError(config.origin, f"sources.repository: {exc}") from None
+    return Planned("repository", collector, source.timeout)
+
+
+def extend_catalogues(config: Config) -> None:
+    """Add the config's own product entries to the detection catalogues."""
+    if not config.catalogues:
+        return
+    from collectors import catalogues
+
+    catalogues.reset_extensions()
+    try:
+        catalogues.extend(config.catalogues)
+    except ValueError as exc:
+        raise ConfigError(config.origin, f"catalogues: {exc}") from None
+
+
 def plan_collectors(
     config: Config, pack: Pack, vocabulary: Vocabulary, today: dt.date
 ) -> list[Planned]:
@@ -217,7 +279,11 @@ def plan_collectors(
         plans.append(_database_plan(config, pack))
     if sources.prometheus is not None:
         plans.append(_prometheus_plan(config, pack))
-    for name in ("kubernetes", "network", "software", "repository"):
+    if sources.software is not None:
+        plans.append(_software_plan(config))
+    if sources.repository is not None:
+        plans.append(_repository_plan(config))
+    for name in ("kubernetes", "network"):
         if getattr(sources, name) is not None:
             plans.append(
                 Planned(
@@ -290,6 +356,7 @@ def run_scan(
     vocabulary = load_vocabulary()
     pack = load_rules(config, vocabulary)
     catalogue = load_stack_catalogue(config)
+    extend_catalogues(config)
     plans = plan_collectors(config, pack, vocabulary, today)
     if on_planned:
         on_planned(plans)

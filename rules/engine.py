@@ -182,6 +182,14 @@ def _missing_reason(
     sources = list(spec.sources)
     supplied_by = [f"{name} ({SOURCE_SETTINGS.get(name, name)})" for name in sources]
     entry: dict[str, Any] = {"key": key, "supplied_by": supplied_by}
+    rejected = [r for r in resolution.rejected if r["key"] == key]
+    if rejected:
+        source = f" from {rejected[0]['source']}" if rejected[0].get("source") else ""
+        return {
+            **entry,
+            "reason": "bad_response",
+            "message": f"an observation{source} was rejected: {rejected[0]['reason']}",
+        }
     expired = [e for e in resolution.expired if e["key"] == key]
     if expired:
         return {

@@ -161,7 +161,13 @@ class _Parser:
         min_met = data.get("min_met", 1)
         if not isinstance(min_met, int) or isinstance(min_met, bool) or min_met < 1:
             raise self.fail(
-                data, f"min_met must be a positive integer, got {min_met!r}"
+                data, f"min_met must be a positive integer, got {min_met!r}", "min_met"
+            )
+        if min_met > len(criteria):
+            raise self.fail(
+                data,
+                f"min_met {min_met} is more than the pack's {len(criteria)} criteria",
+                "min_met",
             )
         return Pack(
             id=str(self.require(data, "id", str)),
@@ -282,8 +288,10 @@ class _Parser:
         if ordering and spec.type != "number":
             raise self.fail(node, f"op {op} needs a number fact; {fact} is {spec.type}")
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if ordering and not numeric:
-            raise self.fail(node, f"op {op} needs a numeric 'value', got {value!r}")
+        if ordering and not (numeric and math.isfinite(value)):
+            raise self.fail(
+                node, f"op {op} needs a finite numeric 'value', got {value!r}", "value"
+            )
         if op == "in" and not isinstance(value, list):
             raise self.fail(node, f"op in needs a list 'value', got {value!r}")
         if op == "is_true" and spec.type != "bool":

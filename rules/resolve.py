@@ -214,7 +214,7 @@ def resolve(
                 {
                     "key": key,
                     "source": fact.get("source"),
-                    "reason": f"value {fact.get('value')!r} is not of type {spec.type}",
+                    "reason": f"value {fact.get('value')!r} is not {spec.expectation}",
                 }
             )
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,14 @@ TYPES = ("number", "bool", "string", "date", "components")
 COMBINES = ("sum", "max", "min", "union", "any", "distinct")
 
 
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class KeySpec:
     key: str
@@ -23,14 +32,29 @@ class KeySpec:
     unit: str | None = None
     sources: tuple[str, ...] = ()
 
+    @property
+    def expectation(self) -> str:
+        """Describe the values the key accepts, for messages."""
+        return {
+            "number": "a finite number of zero or more",
+            "bool": "true or false",
+            "string": "a text",
+            "date": "an ISO date (YYYY-MM-DD)",
+            "components": "a list of objects with a name",
+        }[self.type]
+
     def accepts(self, value: Any) -> bool:
         """Tell whether a value has this key's type."""
         if self.type == "number":
             number = isinstance(value, int | float) and not isinstance(value, bool)
-            return number and math.isfinite(value)
+            # Every number in the vocabulary is a count, a rate, a size or a
+            # duration, so a negative value is a broken observation.
+            return number and math.isfinite(value) and value >= 0
         if self.type == "bool":
             return isinstance(value, bool)
-        if self.type in ("string", "date"):
+        if self.type == "date":
+            return isinstance(value, str) and _is_iso_date(value)
+        if self.type == "string":
             return isinstance(value, str)
         return isinstance(value, list) and all(
             isinstance(item, dict) and isinstance(item.get("name"), str)

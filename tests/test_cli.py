@@ -281,3 +281,39 @@ def test_terminal_shows_progress_and_table(tmp_path):
     assert "✓ host ok" in screen
     assert "INFO" not in screen
     assert "Technologically complex:" in screen
+
+
+def test_full_standard_output_exits_3(tmp_path):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "agent", "--log-level", "ERROR", "scan"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 3
+    assert "cannot write the report to standard output" in result.stderr
+
+
+def test_repo_scan_without_config(tmp_path):
+    repo = tmp_path / "app"
+    repo.mkdir()
+    (repo / "Dockerfile").write_text(
+        "FROM container-registry.oracle.com/database/enterprise:21.3.0\n", "utf-8"
+    )
+    result = run(["scan", "--repo", str(repo), "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [c["name"] for c in report["collectors"]] == ["repository"]
+    criterion_5 = next(c for c in report["criteria"] if c["id"] == 5)
+    assert criterion_5["verdict"] == "met"
+
+
+def test_repo_must_be_directory(tmp_path):
+    result = run(["scan", "--repo", str(tmp_path / "absent")], tmp_path)
+    assert result.returncode == 2
+    assert "--repo needs a directory" in result.stderr

@@ -268,7 +268,7 @@ def test_prometheus_authorization_header_rejected(tmp_path):
         ("127.0.0.1:5432", "127.0.0.1:notaport", "port must be a number"),
         (
             "rules:\n",
-            "  database_settings: {statement_timeout: 1e12}\nrules:\n",
+            "  database_settings: {statement_timeout: 1.0e+12}\nrules:\n",
             r"database_settings\.statement_timeout: Input should be less than or equal",
         ),
         (
@@ -333,3 +333,82 @@ def test_repeated_dsn_list_not_echoed(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     assert "Canary-Key" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  domain: payments",
+            "  domain: payments\n  expected_users: true",
+            r"declared\.expected_users: Value error, expected a number|declared\.expected_users: expected a number",
+        ),
+        (
+            "  domain: payments",
+            "  domain: payments\n  expected_users: '8000'",
+            r"declared\.expected_users: expected a number, not text or true/false",
+        ),
+        (
+            "  pack: order-308",
+            "  pack: order-308\n  min_met: true",
+            r"rules\.min_met: expected a number",
+        ),
+    ],
+)
+def test_number_fields_reject_booleans_and_text(tmp_path, old, new, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, GOOD.replace(old, new)))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "    token_file: /a\n    token_env: B\n",
+            "give token_file or token_env, not both",
+        ),
+        ("    headers: {'Authorization ': x}\n", "is not a valid HTTP header name"),
+        ("    headers: {Cookie: session=1}\n", "header Cookie carries a secret"),
+        (
+            '    headers: {X-Tenant: "a\\r\\nb"}\n',
+            "header X-Tenant needs a one-line text value",
+        ),
+        ("    evaluation_time: 2999-01-01T00:00:00Z\n", "must not be in the future"),
+        (
+            "    timeout: 1.0e+9\n",
+            r"timeout: Input should be less than or equal to 86400",
+        ),
+    ],
+)
+def test_prometheus_source_rejects(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, PROMETHEUS + extra))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "http://127.0.0.1:9090",
+            "http://127.0.0.1:9090/?access_token=x",
+            "must not have a",
+        ),
+        (
+            'namespace="e-licensing"',
+            'namespace!="other"',
+            "at least one matcher must select",
+        ),
+        ('namespace="e-licensing"', 'namespace="x', "expected label matchers"),
+        (
+            "rate_window: 5m",
+            "rate_window: 1h\n    window: 5m",
+            "must not be longer than",
+        ),
+    ],
+)
+def test_prometheus_values_rejected(tmp_path, old, new, message):
+    text = PROMETHEUS.replace(old, new).replace(
+        "    window: 30d\n", "", 1 if "window: 5m" in new else 0
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))

@@ -42,7 +42,7 @@ def test_host_os_not_compared(vocabulary):
     resolution, entry = derived(vocabulary, load_catalogue())
     names = [item["name"] for item in resolution.resolved["stack.unsupported"].value]
     assert "Debian GNU/Linux 12" not in names
-    assert entry["details"]["ignored_kinds"] == ["os"]
+    assert entry["details"]["ignored_kinds"] == ["library", "os"]
 
 
 def test_default_catalogue_needs_confirmation(vocabulary):

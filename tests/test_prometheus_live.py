@@ -158,6 +158,7 @@ def test_short_window_is_stated(prometheus_url):
     assert fact.details["coverage"]["short"] is True
     assert fact.details["coverage"]["first"] == "2026-09-21T00:04:00Z"
     assert "short window: data cover only 10 days" in fact.method
+    assert fact.bound == "lower"
     assert fact.details["caveat"] == (
         "the observation window is short: data cover only 10 days of the 30 days asked for"
     )

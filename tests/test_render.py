@@ -43,7 +43,7 @@ def test_table_lists_every_criterion(report):
     text = render(report, "table", width=400)
     for criterion_id in range(1, 14):
         assert f"│ {criterion_id:>3} │" in text
-    assert "load.tps_peak = 450.0 (gt 300: true)" in text
+    assert "load.tps_peak = 450.00 (gt 300: true)" in text
     assert "hardware.specialized = none (nonempty: false)" in text
 
 

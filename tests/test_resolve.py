@@ -258,4 +258,21 @@ def test_known_minimum_sums_exact_parts(vocabulary):
 def test_nan_rejected(vocabulary):
     result = resolved(vocabulary, [fact("load.tps_peak", float("nan"))])
     assert "load.tps_peak" not in result.resolved
-    assert result.rejected[0]["reason"] == "value nan is not of type number"
+    assert (
+        result.rejected[0]["reason"]
+        == "value nan is not a finite number of zero or more"
+    )
+
+
+def test_negative_number_rejected(vocabulary):
+    result = resolved(vocabulary, [fact("load.tps_peak", -5.0)])
+    assert "load.tps_peak" not in result.resolved
+    assert (
+        result.rejected[0]["reason"]
+        == "value -5.0 is not a finite number of zero or more"
+    )
+
+
+def test_invalid_date_rejected(vocabulary):
+    result = resolved(vocabulary, [fact("data.records_forecast", "2026-02-30")])
+    assert "data.records_forecast" not in result.resolved

@@ -309,3 +309,12 @@ def test_hint_names_only_available_sources(pack, vocabulary):
         "no configured source supplies it; configure the config's declared section"
         " (not available in this version: software, repository, network)"
     )
+
+
+def test_rejected_value_explains_missing(pack, vocabulary):
+    by_id, _ = verdicts(pack, vocabulary, [fact("load.tps_peak", -5.0, source="prom")])
+    missing = {m["key"]: m for m in by_id[4]["facts_missing"]}
+    assert missing["load.tps_peak"]["reason"] == "bad_response"
+    assert missing["load.tps_peak"]["message"] == (
+        "an observation from prom was rejected: value -5.0 is not a finite number of zero or more"
+    )

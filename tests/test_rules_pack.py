@@ -233,3 +233,17 @@ def test_loose_mode_is_policy(pack, vocabulary):
     entry = evaluate_criterion(loose.criterion(4), Resolution(), vocabulary, [])
     assert entry["basis"] == "policy"
     assert entry["mode"] == "loose"
+
+
+def test_nan_threshold_in_pack_rejected(vocabulary):
+    text = VALID_PACK.replace("value: 10", "value: .nan")
+    with pytest.raises(PackError) as caught:
+        parse_pack(text, "tiny.yaml", vocabulary)
+    assert caught.value.line == 10
+    assert "needs a finite numeric 'value'" in str(caught.value)
+
+
+def test_pack_min_met_above_criteria_rejected(vocabulary):
+    text = VALID_PACK.replace("criteria:", "min_met: 2\ncriteria:")
+    with pytest.raises(PackError, match="min_met 2 is more than the pack's 1 criteria"):
+        parse_pack(text, "tiny.yaml", vocabulary)

@@ -96,9 +96,9 @@ def test_source_error_reason_kept():
     assert outcome.error == "connection refused"
 
 
-def test_gap_makes_partial():
+def test_no_data_gap_keeps_ok():
     outcome = run_collectors([Planned("half", HalfWorks(), 5)])[0]
-    assert outcome.status == "partial"
+    assert outcome.status == "ok"
     assert outcome.gaps[0]["key"] == "load.tps_peak"
     assert outcome.gaps[0]["reason"] == "no_data"
 

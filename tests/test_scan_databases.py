@@ -53,7 +53,11 @@ def mariadb_loaded() -> Iterator[str]:
     """A database with 1,000,000 rows in one InnoDB table."""
     with temporary_mysql_database() as name:
         with mysql_connect(name) as conn, conn.cursor() as cursor:
-            cursor.execute("CREATE TABLE big (id INT PRIMARY KEY) ENGINE=InnoDB")
+            # More sampled pages make InnoDB's estimate stable: with the default
+            # 20 pages it was seen 2.6% off for this table.
+            cursor.execute(
+                "CREATE TABLE big (id INT PRIMARY KEY) ENGINE=InnoDB STATS_SAMPLE_PAGES=2000"
+            )
             cursor.execute(f"INSERT INTO big SELECT seq FROM seq_1_to_{BIG_ROWS}")
             cursor.execute("ANALYZE TABLE big")
         yield name

@@ -290,7 +290,10 @@ class PrometheusCollector(Collector):
                 f"the observation window is short: data cover only {_days(covered)}"
                 f" of the {_days(self.window)} asked for"
             )
-        return self._fact(key, value, UNITS[plan.measure], method, details, plan.bound)
+        # A peak over part of the window cannot show more than the whole window's
+        # peak, so a short window makes it a lower bound.
+        bound = "lower" if details["coverage"]["short"] else plan.bound
+        return self._fact(key, value, UNITS[plan.measure], method, details, bound)
 
     # -- records ----------------------------------------------------------------
 

@@ -1,0 +1,288 @@
+"""Builders of software artefacts for the catalogue and software collector tests.
+
+Each builder writes real files in the formats their tools write: dpkg status
+paragraphs, DEP-5 copyright files, dist-info METADATA, package.json, jars,
+.deps.json, rpm headers in an rpmdb.sqlite, and model files with their real
+format headers. `library_process` starts a real process that maps a library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+SYSTEM_LIBZ = Path("/usr/lib/x86_64-linux-gnu/libz.so.1")
+
+
+def write(root: Path, path: str, text: str | bytes = "") -> Path:
+    location = root / path.lstrip("/")
+    location.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        location.write_bytes(text)
+    else:
+        location.write_text(text)
+    return location
+
+
+# --- dpkg -----------------------------------------------------------------
+
+
+def dpkg_paragraph(
+    name: str, version: str, status: str = "install ok installed"
+) -> str:
+    return (
+        f"Package: {name}\n"
+        f"Status: {status}\n"
+        "Priority: optional\n"
+        "Architecture: amd64\n"
+        f"Version: {version}\n"
+        f"Description: test package {name}\n"
+        " A continuation line of the description.\n"
+    )
+
+
+def dpkg_status(
+    root: Path, packages: list[tuple[str, str] | tuple[str, str, str]]
+) -> Path:
+    """Write /var/lib/dpkg/status with one paragraph per (name, version[, status])."""
+    text = "\n".join(dpkg_paragraph(*package) for package in packages)
+    return write(root, "/var/lib/dpkg/status", text)
+
+
+def dep5_copyright(root: Path, package: str, licences: list[str]) -> Path:
+    """Write a machine-readable (DEP-5) copyright file with one paragraph per licence."""
+    header = (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+        f"Upstream-Name: {package}\n"
+    )
+    parts = [header]
+    for index, licence in enumerate(licences):
+        parts.append(
+            f"Files: part{index}/*\nCopyright: 2024 Test Authors\nLicense: {licence}\n"
+            " The licence text would follow here.\n"
+        )
+    return write(root, f"/usr/share/doc/{package}/copyright", "\n".join(parts))
+
+
+def dpkg_file_list(root: Path, package: str, paths: list[str]) -> Path:
+    return write(root, f"/var/lib/dpkg/info/{package}.list", "\n".join(paths) + "\n")
+
+
+# --- Python ---------------------------------------------------------------
+
+
+def site_packages(root: Path, env: str = "venv") -> Path:
+    directory = root / env / "lib" / "python3.11" / "site-packages"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def dist_info(
+    site: Path,
+    name: str,
+    version: str,
+    *,
+    license_expression: str | None = None,
+    license: str | None = None,
+    classifiers: tuple[str, ...] = (),
+    licence_file: str | None = None,
+) -> Path:
+    """Write NAME-VERSION.dist-info with a METADATA file in core metadata format."""
+    directory = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    directory.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.4", f"Name: {name}", f"Version: {version}"]
+    if license_expression is not None:
+        lines.append(f"License-Expression: {license_expression}")
+    if license is not None:
+        lines.append(f"License: {license}")
+    lines.extend(f"Classifier: {classifier}" for classifier in classifiers)
+    if licence_file is not None:
+        lines.append("License-File: LICENSE")
+        (directory / "licenses").mkdir()
+        (directory / "licenses" / "LICENSE").write_text(licence_file)
+    (directory / "METADATA").write_text("\n".join(lines) + "\n\n")
+    (directory / "INSTALLER").write_text("pip\n")
+    return directory
+
+
+# --- npm ------------------------------------------------------------------
+
+
+def npm_package(node_modules: Path, name: str, version: str, **fields) -> Path:
+    """Write node_modules/NAME/package.json; scoped names get their @scope dir."""
+    directory = node_modules.joinpath(*name.split("/"))
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {"name": name, "version": version, **fields}
+    (directory / "package.json").write_text(json.dumps(data))
+    return directory
+
+
+# --- Java and .NET ----------------------------------------------------------
+
+
+def jar(
+    path: Path,
+    manifest: dict[str, str],
+    poms: list[tuple[str, str, str]] = (),
+    entries: dict[str, bytes] | None = None,
+) -> Path:
+    """Write a jar with a MANIFEST.MF and META-INF/maven/G/A/pom.properties files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["Manifest-Version: 1.0"] + [f"{k}: {v}" for k, v in manifest.items()]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "\r\n".join(lines) + "\r\n\r\n")
+        for group, artifact, version in poms:
+            properties = f"#Generated by Maven\nversion={version}\ngroupId={group}\nartifactId={artifact}\n"
+            archive.writestr(
+                f"META-INF/maven/{group}/{artifact}/pom.properties", properties
+            )
+        for name, data in (entries or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def deps_json(path: Path, libraries: dict[str, str]) -> Path:
+    """Write a .deps.json whose libraries map "Name/Version" to a type."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"},
+        "libraries": {
+            key: {"type": kind, "serviceable": kind == "package"}
+            for key, kind in libraries.items()
+        },
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+# --- rpm ------------------------------------------------------------------
+
+
+def rpm_header(tags: dict[int, str]) -> bytes:
+    """Build an rpm header blob (index count, data size, entries, data) of strings."""
+    entries = b""
+    data = b""
+    for tag, value in tags.items():
+        entries += struct.pack(">iiii", tag, 6, len(data), 1)
+        data += value.encode() + b"\0"
+    return struct.pack(">II", len(tags), len(data)) + entries + data
+
+
+def rpmdb(root: Path, headers: list[bytes]) -> Path:
+    location = root / "var/lib/rpm/rpmdb.sqlite"
+    location.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(location)
+    connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+    connection.executemany(
+        "INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers]
+    )
+    connection.commit()
+    connection.close()
+    return location
+
+
+# --- model files ------------------------------------------------------------
+
+
+def safetensors_file(path: Path) -> Path:
+    """Write a safetensors file: one float32 tensor of shape [2] (8 bytes)."""
+    header = {"weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + struct.pack("<2f", 1.0, 2.0))
+    return path
+
+
+def gguf_file(path: Path) -> Path:
+    """Write a GGUF v3 header: magic, version, tensor count 0, metadata count 0."""
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    return path
+
+
+def pytorch_file(path: Path) -> Path:
+    """Write a zip laid out as torch.save writes it: archive/data.pkl and version."""
+    with zipfile.ZipFile(path, "w") as archive:
+        # Pickle protocol 2 of an empty dict: PROTO 2, EMPTY_DICT, STOP.
+        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("archive/version", b"3\n")
+    return path
+
+
+def onnx_file(path: Path) -> Path:
+    """Write the start of an ONNX ModelProto: ir_version 8, producer_name "test".
+
+    Field 1 (ir_version, varint) is tag 0x08; field 2 (producer_name, bytes)
+    is tag 0x12 followed by its length.
+    """
+    path.write_bytes(b"\x08\x08\x12\x04test\x1a\x031.0")
+    return path
+
+
+def tflite_file(path: Path) -> Path:
+    """Write a FlatBuffer whose file identifier at offset 4 is TFL3."""
+    path.write_bytes(struct.pack("<I", 16) + b"TFL3" + b"\0" * 24)
+    return path
+
+
+def saved_model(directory: Path) -> Path:
+    (directory / "variables").mkdir(parents=True)
+    (directory / "saved_model.pb").write_bytes(b"\x08\x01" + b"\0" * 30)
+    (directory / "variables" / "variables.index").write_bytes(b"\0" * 10)
+    return directory
+
+
+# --- processes ----------------------------------------------------------------
+
+CHILD = """
+import ctypes, socket, sys
+for path in sys.argv[1:]:
+    ctypes.CDLL(path)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+print(server.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+def library_copy(directory: Path, name: str) -> Path:
+    """Copy the system zlib to `name`, a real shared object under another name."""
+    target = directory / name
+    shutil.copyfile(SYSTEM_LIBZ, target)
+    return target
+
+
+def library_process(libraries: list[Path]) -> tuple[subprocess.Popen, int]:
+    """Start a Python child that loads `libraries` and listens on a loopback port.
+
+    Its environment has no DISPLAY or WAYLAND_DISPLAY. The caller stops it by
+    PID (see `stop`).
+    """
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *map(str, libraries)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    port = int(child.stdout.readline())
+    return child, port
+
+
+def stop(child: subprocess.Popen) -> None:
+    """Stop a child started by `library_process`, by its PID."""
+    if child.poll() is None:
+        child.kill()
+    child.wait(timeout=10)
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            stream.close()
