@@ -317,3 +317,26 @@ def test_repo_must_be_directory(tmp_path):
     result = run(["scan", "--repo", str(tmp_path / "absent")], tmp_path)
     assert result.returncode == 2
     assert "--repo needs a directory" in result.stderr
+
+
+def test_repo_scan_meets_criteria_2_and_5(tmp_path):
+    from tests import repo_builders as builders
+
+    repo = builders.init_repository(tmp_path / "registry")
+    dockerfile = {"db/Dockerfile": f"FROM {builders.ORACLE_IMAGE}\n"}
+    builders.commit(repo, "start", builders.utc(2024, 1, 15), files=dockerfile)
+    builders.commit(repo, "release", builders.utc(2025, 3, 15))
+    result = run(["scan", "--repo", str(repo), "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    by_id = {c["id"]: c for c in report["criteria"]}
+    months = next(
+        f for f in report["facts"] if f["key"] == "project.development_months"
+    )
+    proprietary = next(f for f in report["facts"] if f["key"] == "software.proprietary")
+    # 2024-01-15 to 2025-03-15 is 425 days; 425 / 30.436875 = 13.96
+    assert months["value"] == 14.0
+    assert by_id[2]["verdict"] == "met"
+    assert ".." in months["details"]["commit_range"]
+    assert by_id[5]["verdict"] == "met"
+    assert proprietary["value"][0]["evidence"][0]["file"] == "db/Dockerfile"
