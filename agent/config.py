@@ -486,8 +486,11 @@ class RulesConfig(Strict):
 class Config(Strict):
     system: SystemConfig
     declared: DeclaredConfig | None = None
+    # Without a sources section: this host and its software.
     sources: SourcesConfig = Field(
-        default_factory=lambda: SourcesConfig(host=HostSource())
+        default_factory=lambda: SourcesConfig(
+            host=HostSource(), software=SoftwareSource()
+        )
     )
     rules: RulesConfig = Field(default_factory=RulesConfig)
     # Entries added to the detection catalogues, e.g. {products: [...]}; the
@@ -498,12 +501,12 @@ class Config(Strict):
 
 
 def default_config() -> Config:
-    """Return the configuration used when no file exists: scan this host only."""
+    """Return the configuration used when no file exists: this host and its software."""
     import socket
 
     return Config(
         system=SystemConfig(name=socket.gethostname()),
-        sources=SourcesConfig(host=HostSource()),
+        sources=SourcesConfig(host=HostSource(), software=SoftwareSource()),
     )
 
 

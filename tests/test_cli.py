@@ -67,7 +67,7 @@ def test_default_scan_json_matches_schema(tmp_path):
     report = json.loads(result.stdout)
     jsonschema.validate(report, schema())
     assert [c["id"] for c in report["criteria"]] == list(range(1, 14))
-    assert [c["name"] for c in report["collectors"]] == ["host"]
+    assert [c["name"] for c in report["collectors"]] == ["host", "software"]
     assert report["rule_pack"]["id"] == "order-308"
 
 
@@ -340,3 +340,39 @@ def test_repo_scan_meets_criteria_2_and_5(tmp_path):
     assert ".." in months["details"]["commit_range"]
     assert by_id[5]["verdict"] == "met"
     assert proprietary["value"][0]["evidence"][0]["file"] == "db/Dockerfile"
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+def test_default_scan_lists_runtimes_of_this_machine(tmp_path):
+    report = json.loads(run(["scan", "--format", "json"], tmp_path).stdout)
+    components = report["resolved"]["stack.components"]["value"]
+    versions = {(c["name"], c.get("version")) for c in components}
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    assert ("Python", python) in versions
+    assert any(name == "PostgreSQL" and version for name, version in versions)
+    assert any(name == "MariaDB" and version for name, version in versions)
+    assert all(c.get("evidence") for c in components if c["name"] == "PostgreSQL")
+
+
+def test_proprietary_python_package_meets_criterion_5(tmp_path):
+    site = tmp_path / "env" / "lib" / "python3.11" / "site-packages"
+    info = site / "vendorsdk-2.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vendorsdk\nVersion: 2.1\nLicense: Proprietary\n",
+        "utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        f"system: {{name: x}}\nsources:\n  software: {{paths: [{tmp_path / 'env'}]}}\n",
+    )
+    report = json.loads(
+        run(["scan", "--config", str(config), "--format", "json"], tmp_path).stdout
+    )
+    criterion_5 = next(c for c in report["criteria"] if c["id"] == 5)
+    used = criterion_5["facts_used"][0]["value"]
+    vendorsdk = [item for item in used if item["name"] == "vendorsdk"]
+    assert criterion_5["verdict"] == "met"
+    assert len(vendorsdk) == 1
+    assert vendorsdk[0]["licence"] == "Proprietary"
