@@ -37,6 +37,7 @@ class StackCatalogue:
     official: bool
     aliases: dict[str, str]
     ignore_kinds: set[str] = field(default_factory=set)
+    ignore_usage: set[str] = field(default_factory=set)
     origin: str = "built-in"
 
     def supported_as(self, name: str) -> str | None:
@@ -68,6 +69,7 @@ def parse_catalogue(data: Any, origin: str) -> StackCatalogue:
         official=bool(data.get("official", False)),
         aliases=aliases,
         ignore_kinds=set(data.get("ignore_kinds", [])),
+        ignore_usage=set(data.get("ignore_usage", [])),
         origin=origin,
     )
 

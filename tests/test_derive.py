@@ -114,3 +114,13 @@ def test_criterion_6_met_with_caveat(pack, vocabulary):
         "confirm it against the platform operator's current list"
         in criteria[5]["explanation"]
     )
+
+
+def test_installed_only_not_compared(vocabulary):
+    components = [
+        {"name": "GStreamer", "kind": "video", "usage": "installed"},
+        {"name": "MariaDB", "kind": "database", "usage": "running"},
+    ]
+    resolution, _ = derived(vocabulary, load_catalogue(), components)
+    names = [item["name"] for item in resolution.resolved["stack.unsupported"].value]
+    assert names == ["MariaDB"]
