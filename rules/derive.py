@@ -114,6 +114,7 @@ def derive_unsupported(
         item
         for item in components.value
         if item.get("kind") not in catalogue.ignore_kinds
+        and item.get("usage") not in catalogue.ignore_usage
     ]
     unsupported = [
         item for item in compared if catalogue.supported_as(item["name"]) is None
@@ -152,6 +153,7 @@ def derive_unsupported(
             "profile": catalogue.profile,
             "official": catalogue.official,
             "ignored_kinds": sorted(catalogue.ignore_kinds),
+            "ignored_usage": sorted(catalogue.ignore_usage),
             "supported": [
                 {"name": item["name"], "entry": catalogue.supported_as(item["name"])}
                 for item in compared
