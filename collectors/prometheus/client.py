@@ -205,6 +205,8 @@ class PrometheusClient:
             raise errors.BadResponse(
                 self.source, f"invalid sample {self.redactor.scrub(repr(pair))}"
             ) from exc
+        # TODO: skip a few NaN steps of a long range instead of rejecting the
+        # whole query; today one NaN gauge sample costs the window's peak.
         if not math.isfinite(value):
             raise errors.BadResponse(
                 self.source,
