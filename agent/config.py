@@ -417,6 +417,7 @@ class SoftwareSource(Strict):
     timeout: Number = Field(default=120.0, gt=0, le=MAX_SECONDS)
 
 
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[*+}](?:[^()\\]|\\.)*\)[*+{?]")
 DEFAULT_STAGE_TAGS = r"^(v?\d+\.0\.0|release-.*|stage-.*)$"
 
 
@@ -433,6 +434,15 @@ class RepositorySource(Strict):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        # Python's re holds the interpreter lock while it matches, so a pattern
+        # that backtracks exponentially on a crafted tag name would stall the
+        # whole scan past every timeout. NOTE: a heuristic: it rejects a
+        # quantified group that contains a quantifier, such as (a+)+.
+        if _NESTED_QUANTIFIER.search(value):
+            raise ValueError(
+                "a repeated group that contains a repetition, such as (a+)+, can "
+                "take exponential time on some tag names; rewrite it without nesting"
+            )
         return value
 
 
@@ -470,6 +480,15 @@ class SourcesConfig(Strict):
         return value
 
 
+class StackEntry(Strict):
+    """One technology the operator confirms the platform supports."""
+
+    name: str = Field(min_length=1, pattern=r"\S")
+    aliases: list[str] = Field(default_factory=list)
+    kind: str | None = None
+    source: str = Field(min_length=1, pattern=r"\S")
+
+
 class RulesConfig(Strict):
     pack: str = "order-308"
     min_met: Count | None = Field(default=None, ge=1)
@@ -480,7 +499,7 @@ class RulesConfig(Strict):
     # A supported-stack catalogue file replacing the built-in unofficial profile,
     # and entries added to whichever is used.
     supported_stack: str | None = None
-    supported_stack_extra: list[dict[str, Any]] = Field(default_factory=list)
+    supported_stack_extra: list[StackEntry] = Field(default_factory=list)
 
 
 class Config(Strict):

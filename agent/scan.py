@@ -57,7 +57,10 @@ def load_stack_catalogue(config: Config) -> StackCatalogue:
     """Load the supported-stack catalogue the config names; ConfigError if invalid."""
     rules = config.rules
     try:
-        return load_catalogue(rules.supported_stack, rules.supported_stack_extra)
+        extra = [
+            entry.model_dump(exclude_none=True) for entry in rules.supported_stack_extra
+        ]
+        return load_catalogue(rules.supported_stack, extra)
     except CatalogueError as exc:
         raise ConfigError(config.origin, f"rules.supported_stack: {exc}") from None
 

@@ -376,3 +376,53 @@ def test_proprietary_python_package_meets_criterion_5(tmp_path):
     assert criterion_5["verdict"] == "met"
     assert len(vendorsdk) == 1
     assert vendorsdk[0]["licence"] == "Proprietary"
+
+
+def _site_package(root, name, version, licence):
+    info = (
+        root
+        / "env"
+        / "lib"
+        / "python3.11"
+        / "site-packages"
+        / f"{name}-{version}.dist-info"
+    )
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nLicense: {licence}\n",
+        "utf-8",
+    )
+
+
+def test_operator_catalogue_entry_decides_licence(tmp_path):
+    _site_package(tmp_path, "acme-registry-sdk", "2.0", "MIT")
+    config = write_config(
+        tmp_path,
+        "system: {name: x}\n"
+        f"sources:\n  software: {{paths: [{tmp_path / 'env'}]}}\n"
+        "catalogues:\n  products:\n"
+        "    - {name: Registry SDK, vendor: ACME, kind: other, licence_class: proprietary,\n"
+        "       source: contract 2025-17, match: {packages: {pypi: [acme-registry-sdk]}}}\n",
+    )
+    report = json.loads(
+        run(["scan", "--config", str(config), "--format", "json"], tmp_path).stdout
+    )
+    proprietary = report["resolved"]["software.proprietary"]["value"]
+    sdk = [item for item in proprietary if item["name"] == "Registry SDK"]
+    assert len(sdk) == 1
+    assert sdk[0]["licence_source"] == "operator catalogue entry"
+
+
+def test_unknown_licence_shown_as_caveat(tmp_path):
+    _site_package(tmp_path, "mystery", "1.0", "UNKNOWN")
+    config = write_config(
+        tmp_path,
+        f"system: {{name: x}}\nsources:\n  software: {{paths: [{tmp_path / 'env'}]}}\n",
+    )
+    report = json.loads(
+        run(["scan", "--config", str(config), "--format", "json"], tmp_path).stdout
+    )
+    fact = next(f for f in report["facts"] if f["key"] == "software.proprietary")
+    assert "pypi:mystery" in fact["details"]["unknown_licences"]["application_packages"]
+    criterion_5 = next(c for c in report["criteria"] if c["id"] == 5)
+    assert "could still be proprietary" in criterion_5["explanation"]

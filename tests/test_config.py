@@ -412,3 +412,33 @@ def test_prometheus_values_rejected(tmp_path, old, new, message):
     )
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "{name: MariaDB, source: x, colour: red}",
+            r"supported_stack_extra\[0\]\.colour: Extra inputs",
+        ),
+        (
+            "{name: MariaDB, source: '  '}",
+            r"supported_stack_extra\[0\]\.source: String should match",
+        ),
+        ("{name: MariaDB}", r"supported_stack_extra\[0\]\.source: Field required"),
+    ],
+)
+def test_supported_stack_extra_validated(tmp_path, entry, message):
+    text = GOOD.replace(
+        "  pack: order-308", f"  pack: order-308\n  supported_stack_extra: [{entry}]"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_nested_quantifier_tag_pattern_rejected(tmp_path):
+    text = GOOD.replace(
+        "  host: {}", "  host: {}\n  repository: {stage_tag_pattern: '^(a+)+$'}"
+    )
+    with pytest.raises(ConfigError, match="can take exponential time"):
+        load_config(write(tmp_path, text))

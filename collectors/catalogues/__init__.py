@@ -51,6 +51,7 @@ __all__ = [
     "entry",
     "extend",
     "for_version",
+    "is_extension",
     "load_file",
     "match_image",
     "match_library",
@@ -140,6 +141,12 @@ def extend(entries: dict[str, Any]) -> None:
         _extensions[:0] = parsed
         _registry = None
     logger.info("catalogue extended with %d entries", len(parsed))
+
+
+def is_extension(name: str) -> bool:
+    """Tell whether a product entry came from the user's config, not the package."""
+    with _lock:
+        return any(entry.name == name for entry in _extensions)
 
 
 def reset_extensions() -> None:

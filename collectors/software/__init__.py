@@ -109,7 +109,13 @@ class SoftwareCollector(Collector):
             return
         method = "dpkg/rpm databases, package metadata, archives and processes"
         self._add(findings, STACK, analysis.stack(), method, details)
-        self._add(findings, PROPRIETARY, analysis.proprietary(), method, details)
+        self._add(
+            findings,
+            PROPRIETARY,
+            analysis.proprietary(),
+            method,
+            self._proprietary_details(details, analysis),
+        )
         self._add(
             findings, AI, analysis.ai(), method, self._ai_details(details, analysis)
         )
@@ -129,6 +135,24 @@ class SoftwareCollector(Collector):
                 f"{', '.join(unreadable)} could not be read, so the list may be incomplete"
             )
         return details
+
+    @staticmethod
+    def _proprietary_details(
+        details: dict[str, Any], analysis: Analysis
+    ) -> dict[str, Any]:
+        unknown = analysis.unknown_licences()
+        result = {**details, "unknown_licences": unknown}
+        total = unknown["application_total"]
+        if total:
+            shown = ", ".join(unknown["application_packages"][:5])
+            more = f" and {total - 5} more" if total > 5 else ""
+            note = (
+                f"{total} application packages have no licence the agent could "
+                f"classify ({shown}{more}); any of them could still be proprietary"
+            )
+            caveat = details.get("caveat")
+            result["caveat"] = f"{caveat}; {note}" if caveat else note
+        return result
 
     @staticmethod
     def _ai_details(details: dict[str, Any], analysis: Analysis) -> dict[str, Any]:

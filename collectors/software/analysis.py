@@ -80,6 +80,12 @@ def _os_observation(inventory: Inventory) -> Observation | None:
     return Observation(product, version, "installed", evidence)
 
 
+# OS package databases: most of their copyright files are free-form text, so an
+# unknown licence there is the norm and is only counted.
+OS_ECOSYSTEMS = ("dpkg", "rpm")
+LISTED_UNKNOWN = 50
+
+
 @dataclass
 class Analysis:
     """Components merged from every observation, and the process findings."""
@@ -128,6 +134,26 @@ class Analysis:
                 item["spdx"] = package.licence.spdx
             items.append(item)
         return items
+
+    def unknown_licences(self) -> dict[str, Any]:
+        """Summarise the packages whose licence could not be classified.
+
+        They count neither as proprietary nor as free; an auditor needs to see
+        them, because any of them could still be proprietary.
+        """
+        by_ecosystem: dict[str, int] = {}
+        application: list[str] = []
+        for package in self.inventory.packages:
+            if package.licence.licence_class != "unknown":
+                continue
+            by_ecosystem[package.ecosystem] = by_ecosystem.get(package.ecosystem, 0) + 1
+            if package.ecosystem not in OS_ECOSYSTEMS:
+                application.append(f"{package.ecosystem}:{package.name}")
+        return {
+            "count_by_ecosystem": dict(sorted(by_ecosystem.items())),
+            "application_packages": sorted(application)[:LISTED_UNKNOWN],
+            "application_total": len(application),
+        }
 
     def ai(self) -> list[dict[str, Any]]:
         """AI frameworks, inference servers, model files and LLM APIs."""

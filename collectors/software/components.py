@@ -58,8 +58,14 @@ class Component:
         """Return (class, licence text, where it came from, SPDX expression).
 
         Licence texts found with the component decide; the catalogue's class
-        for the product and version applies only when no text is known.
+        for the product and version applies only when no text is known. An entry
+        the operator added in the config wins over both: it records what the
+        operator knows of the licence (a contract, say) beyond the metadata.
         """
+        if catalogues.is_extension(self.product.name):
+            product = catalogues.for_version(self.product, self.version)
+            text = catalogues.catalogue_licence(self.product.name, self.version)
+            return product.licence_class, text, "operator catalogue entry", None
         known = [
             o.licence
             for o in self.observations
