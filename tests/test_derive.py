@@ -48,8 +48,10 @@ def test_host_os_not_compared(vocabulary):
 def test_default_catalogue_needs_confirmation(vocabulary):
     resolution, _ = derived(vocabulary, load_catalogue())
     assert resolution.resolved["stack.unsupported"].caveats == [
-        "the supported-stack catalogue is the tool's unofficial default; confirm it "
-        "against the platform operator's current list"
+        (
+            "the supported-stack catalogue is the tool's unofficial default; confirm it "
+            "against the platform operator's current list"
+        )
     ]
 
 
