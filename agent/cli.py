@@ -224,7 +224,7 @@ def _condition_in_use(criterion: Criterion) -> Test | Group:
 
 
 def _echo_condition(criterion_id: int, node: Test | Group, indent: str) -> None:
-    """Print a condition tree: groups say how their parts combine, tests in full."""
+    """Print a condition tree: each group with how its parts combine, each test in full."""
     if isinstance(node, Test):
         threshold = "" if node.value is None else f" {node.value}"
         reason = f": {node.reason}" if node.reason else ""

@@ -130,7 +130,7 @@ class DeclaredConfig(Strict):
         return value
 
 
-# Longest timeout accepted for any wait, in seconds (one day).
+# Maximum timeout accepted for any wait, in seconds (one day).
 MAX_SECONDS = 86400.0
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # DSN query parameters that choose TLS; anything else could change what is read.

@@ -115,7 +115,7 @@ def _finish(run: _Run, timed_out: bool) -> Outcome:
         log.error("collector %s crashed: %s", name, outcome.error)
     else:
         # A key that was looked for and is simply not there (no_data) is a normal
-        # outcome; only a failed part of the source makes the run partial.
+        # outcome, so only a failed part of the source makes the run partial.
         if any(gap.reason not in QUIET_REASONS for gap in gaps):
             outcome.status = "partial"
         log.info(

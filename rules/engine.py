@@ -2,8 +2,8 @@
 
 Every test is true, false or unknown (None). A test is unknown when its fact is
 absent or cannot decide it, as a lower bound below the threshold or an unconfirmed
-estimate near it cannot. Groups follow Kleene logic: `all` is false if any part is false and true
-if all are true; `any` is the dual; `at_least N` is true once N parts are true and
+estimate near it cannot. Groups follow Kleene logic. `all` is false if any part is false, and true
+if all are true. `any` is the dual. `at_least N` is true once N parts are true, and
 false once fewer than N parts can still become true.
 """
 
