@@ -322,3 +322,24 @@ def test_classify_yaml_files():
         ["docker-compose.override.yml"],
         ["chart/templates/deploy.yaml", "chart/templates/sub/x.yml"],
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Dockerfile", True),
+        ("Dockerfile.prod", True),
+        ("Dockerfile.a b", True),
+        ("Dockerfile.ünï cødé", True),
+        ("api.Dockerfile", True),
+        ("my api.dockerfile", True),
+        ("Containerfile", True),
+        ("Dockerfile.", False),
+        ("Dockerfiles", False),
+        ("README.md", False),
+    ],
+)
+def test_dockerfile_names(name, expected):
+    from collectors.repository.declarations import is_dockerfile
+
+    assert is_dockerfile(f"deploy/{name}") is expected

@@ -49,8 +49,10 @@ _BY_NAME: dict[str, tuple[Reader, str]] = {
 }
 _REQUIREMENTS = re.compile(r"^requirements[\w.-]*\.txt$")
 _PROJECT_FILE = re.compile(r"^[^.].*\.(cs|fs|vb)proj$")
+# Any suffix or prefix is accepted, spaces included ("Dockerfile.a b"), because
+# build tools take whatever file name they are given.
 _DOCKERFILE = re.compile(
-    r"^(Dockerfile|Containerfile)(\.[\w.-]+)?$|^[\w.-]+\.[Dd]ockerfile$"
+    r"^(Dockerfile|Containerfile)(\.[^/]+)?$|^[^/]+\.[Dd]ockerfile$"
 )
 
 
