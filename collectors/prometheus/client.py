@@ -105,6 +105,7 @@ class PrometheusClient:
         self.source = public_url(url)
         self.timeout = timeout
         self.calls = 0
+        self.nan_steps_skipped = 0
         self.redactor = Redactor()
         # Passed with each request, because requests lets REQUESTS_CA_BUNDLE and
         # CURL_CA_BUNDLE override a Session's own verify setting.
@@ -183,7 +184,22 @@ class PrometheusClient:
         values = result[0].get("values")
         if not isinstance(values, list):
             raise errors.BadResponse(self.source, "range result has no values list")
-        return [self._sample(pair) for pair in values]
+        samples = [self._sample(pair, allow_nan=True) for pair in values]
+        # A gauge that was NaN for a few scrapes leaves NaN steps in the range;
+        # the other steps still measure, so only an all-NaN range is rejected.
+        finite = [sample for sample in samples if not math.isnan(sample.value)]
+        if samples and not finite:
+            raise errors.BadResponse(
+                self.source, "the query returned only NaN; a NaN is not a measurement"
+            )
+        if len(finite) < len(samples):
+            self.nan_steps_skipped += len(samples) - len(finite)
+            logger.warning(
+                "%s: skipped %d NaN steps of a range query",
+                self.source,
+                len(samples) - len(finite),
+            )
+        return finite
 
     def _result(self, data: Any, expected_type: str) -> list[dict[str, Any]]:
         if not isinstance(data, dict) or data.get("resultType") != expected_type:
@@ -196,7 +212,7 @@ class PrometheusClient:
             raise errors.BadResponse(self.source, "result is not a list")
         return result
 
-    def _sample(self, pair: Any) -> Sample:
+    def _sample(self, pair: Any, *, allow_nan: bool = False) -> Sample:
         try:
             moment, text = pair
             value = float(text)
@@ -205,8 +221,8 @@ class PrometheusClient:
             raise errors.BadResponse(
                 self.source, f"invalid sample {self.redactor.scrub(repr(pair))}"
             ) from exc
-        # TODO: skip a few NaN steps of a long range instead of rejecting the
-        # whole query; today one NaN gauge sample costs the window's peak.
+        if allow_nan and math.isnan(value):
+            return Sample(moment, value)
         if not math.isfinite(value):
             raise errors.BadResponse(
                 self.source,
