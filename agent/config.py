@@ -27,6 +27,12 @@ from pydantic import (
 )
 
 from agent.errors import ConfigError
+from collectors.network.scope import (
+    MIN_PREFIX_V4,
+    MIN_PREFIX_V6,
+    ScopePolicy,
+    check_targets,
+)
 from rules.yamlload import load_with_lines
 
 DEFAULT_CONFIG = "techcomplex.yaml"
@@ -446,9 +452,41 @@ class RepositorySource(Strict):
         return value
 
 
+class NetworkSource(Strict):
+    """Network targets and the scope they must stay in; checked before any probe."""
+
+    # Addresses, CIDR networks and host names to probe.
+    targets: list[str] = Field(default_factory=list)
+    # Networks the operator allows; every address of a target must lie in one.
+    allowlist: list[str] = Field(default_factory=list)
+    # Host names allowed as targets; they are never resolved during validation.
+    allowed_names: list[str] = Field(default_factory=list)
+    max_prefix_v4: Count = Field(default=22, ge=MIN_PREFIX_V4, le=32)
+    max_prefix_v6: Count = Field(default=118, ge=MIN_PREFIX_V6, le=128)
+    allow_public_targets: bool = False
+    timeout: Number = Field(default=300.0, gt=0, le=MAX_SECONDS)
+
+    def scope_policy(self) -> ScopePolicy:
+        """Build the guard's policy; raises ScopeError for an invalid allowlist."""
+        return ScopePolicy(
+            allowlist=tuple(self.allowlist),
+            allowed_names=tuple(self.allowed_names),
+            max_prefix_v4=self.max_prefix_v4,
+            max_prefix_v6=self.max_prefix_v6,
+            allow_public=self.allow_public_targets,
+        )
+
+    @model_validator(mode="after")
+    def _in_scope(self) -> NetworkSource:
+        # ScopeError is a ValueError, so pydantic reports its message under
+        # sources.network and the CLI exits 2 before anything runs.
+        check_targets(self.targets, self.scope_policy())
+        return self
+
+
 class SourcesConfig(Strict):
     # A sources section without `host` scans no host; with no sources section at
-    # all, the default is this host only.
+    # all, the default is this host and its software.
     host: HostSource | None = None
     databases: list[DatabaseSource] = Field(default_factory=list)
     database_settings: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -459,7 +497,8 @@ class SourcesConfig(Strict):
     # reports these collectors as skipped.
     # TODO: collectors for kubernetes and network.
     kubernetes: dict[str, Any] | None = None
-    network: dict[str, Any] | None = None
+    # Validated in full, including the scope guard, though nothing scans it yet.
+    network: NetworkSource | None = None
 
     @field_validator("databases")
     @classmethod
