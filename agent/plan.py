@@ -1,4 +1,4 @@
-"""Planning a scan: which collectors the config asks for, built and ready to run.
+"""Planning a scan: the collectors the config enables, built and ready to run.
 
 Every collector is built here, before anything is scanned, so that a secret that
 cannot be read or a setting a collector rejects stops the scan with exit 2.

@@ -5,7 +5,7 @@ waiting and keeps what the collector recorded so far: status partial, or failed
 when it recorded nothing. A hung driver call cannot be interrupted from Python, so
 the thread is abandoned and ends with the process. TODO: a collector busy in C code
 that holds the interpreter lock (a runaway regular expression) also stalls this
-thread; only running collectors in subprocesses would bound that. A collector that
+thread, so only running collectors in subprocesses would bound it. A collector that
 raises costs only its own facts.
 """
 

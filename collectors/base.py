@@ -3,7 +3,8 @@
 A collector observes one evidence source and records facts into a `Findings`
 object that the runner hands it. It never decides a criterion. When part of its
 source fails it records a gap for the keys it could not establish, so the report
-can say why those facts are missing instead of reading their absence as "none".
+can explain why those facts are missing instead of reading their absence as
+"none".
 """
 
 from __future__ import annotations

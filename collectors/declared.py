@@ -3,7 +3,7 @@
 Some criteria rest on what no probe can see: when development started, which
 stages went into industrial operation, the business domain, foreign partners.
 Each statement becomes a fact that records who declared it, when, and until when
-it holds; the rules ignore an expired statement and the report lists it.
+it is valid. The rules ignore an expired statement, and the report lists it.
 """
 
 from __future__ import annotations

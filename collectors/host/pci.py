@@ -233,9 +233,9 @@ def scan_pci(root: str) -> PciScan:
             continue
         functions[function.address] = function
     if not names:
-        # Every PCI host has at least a host bridge; an empty list means /sys is
+        # Every PCI host has at least a host bridge. An empty list means /sys is
         # masked (some container runtimes) or the machine has no PCI bus at all,
-        # and neither says the host has no specialised hardware.
+        # and neither shows that the host has no specialised hardware.
         raise NoData(PCI_DEVICES, f"{PCI_DEVICES} lists no devices")
     return PciScan(functions, unreadable)
 

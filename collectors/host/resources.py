@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -96,19 +97,7 @@ def cpus_usable(root: str, live: bool) -> Reading:
         base, base_name = host_cpu_count(root, live).value, "host_cpu_count"
         details["affinity_cpus"] = None
 
-    uncertain = False
-    quota = None
-    try:
-        limit = cgroups.cpu_limit(root)
-    except (cgroups.CgroupError, ValueError) as exc:
-        uncertain = True
-        details["cgroup_error"] = str(exc)
-    else:
-        if limit is None:
-            details["cgroup"] = "no cpu controller found"
-        else:
-            details["cgroup"] = limit.describe(root)
-            quota = limit.value
+    quota, uncertain = _cgroup_limit(cgroups.cpu_limit, root, "cpu", details)
     details["cgroup_cpu_quota"] = quota
 
     if quota is not None and quota < base:
@@ -144,19 +133,9 @@ def memory_usable_bytes(root: str, live: bool) -> Reading:
     """
     host = host_memory_bytes(root, live).value
     details: dict[str, Any] = {"host_memory_bytes": host}
-    uncertain = False
-    limit_value = None
-    try:
-        limit = cgroups.memory_limit(root)
-    except (cgroups.CgroupError, ValueError) as exc:
-        uncertain = True
-        details["cgroup_error"] = str(exc)
-    else:
-        if limit is None:
-            details["cgroup"] = "no memory controller found"
-        else:
-            details["cgroup"] = limit.describe(root)
-            limit_value = limit.value
+    limit_value, uncertain = _cgroup_limit(
+        cgroups.memory_limit, root, "memory", details
+    )
     if limit_value is not None and limit_value >= host:
         limit_value = None
     details["cgroup_memory_limit_bytes"] = limit_value
@@ -166,3 +145,22 @@ def memory_usable_bytes(root: str, live: bool) -> Reading:
         return Reading(int(limit_value), "cgroup memory limit", details, uncertain)
     details["applied"] = "host"
     return Reading(host, "host memory (no lower cgroup limit)", details, uncertain)
+
+
+def _cgroup_limit(
+    read: Callable[[str], Any], root: str, controller: str, details: dict[str, Any]
+) -> tuple[Any, bool]:
+    """Read one cgroup limit into details; return (value or None, uncertain).
+
+    An unreadable cgroup makes the usable figure uncertain instead of costing it.
+    """
+    try:
+        limit = read(root)
+    except (cgroups.CgroupError, ValueError) as exc:
+        details["cgroup_error"] = str(exc)
+        return None, True
+    if limit is None:
+        details["cgroup"] = f"no {controller} controller found"
+        return None, False
+    details["cgroup"] = limit.describe(root)
+    return limit.value, False

@@ -185,8 +185,8 @@ class PrometheusClient:
         if not isinstance(values, list):
             raise errors.BadResponse(self.source, "range result has no values list")
         samples = [self._sample(pair, allow_nan=True) for pair in values]
-        # A gauge that was NaN for a few scrapes leaves NaN steps in the range;
-        # the other steps still measure, so only an all-NaN range is rejected.
+        # A gauge that was NaN for a few scrapes leaves NaN steps in the range.
+        # The other steps still measure, so only an all-NaN range is rejected.
         finite = [sample for sample in samples if not math.isnan(sample.value)]
         if samples and not finite:
             raise errors.BadResponse(
