@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -31,6 +31,7 @@ from collectors.network.scope import (
     MIN_PREFIX_V4,
     MIN_PREFIX_V6,
     ScopePolicy,
+    check_probe_host,
     check_targets,
 )
 from rules.yamlload import load_with_lines
@@ -452,8 +453,82 @@ class RepositorySource(Strict):
         return value
 
 
+_PORT_RANGE = re.compile(r"(\d{1,5})-(\d{1,5})")
+
+
+def _port_entry(value: Any) -> tuple[int, int]:
+    """Parse one port or "first-last" range into an inclusive (first, last) pair."""
+    if isinstance(value, bool):
+        raise ValueError(f"port {value!r} is true/false; give a number from 1 to 65535")
+    if isinstance(value, int):
+        first = last = value
+    elif isinstance(value, str) and (match := _PORT_RANGE.fullmatch(value.strip())):
+        first, last = int(match.group(1)), int(match.group(2))
+    else:
+        raise ValueError(
+            f"port {value!r} is not a port number or a range such as \"1560-1591\""
+        )
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(
+            f"port {value!r} must lie from 1 to 65535, with the first port of a "
+            "range not above the last"
+        )
+    return first, last
+
+
+class Probe(Strict):
+    """One TCP connection the network collector tries, to one host and port."""
+
+    name: str = Field(min_length=1)
+    host: str = Field(min_length=1)
+    port: Count = Field(ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _one_host(cls, value: str) -> str:
+        check_probe_host(value)
+        return value
+
+
+class ProbesConfig(Strict):
+    """Reachability probes that show whether the system's segment is isolated."""
+
+    # Hosts an isolated segment must not reach: the platform's shared segment, an
+    # internet canary of the operator's choosing.
+    blocked: list[Probe] = Field(default_factory=list)
+    # Controls the segment must reach, so that blocked probes prove isolation
+    # rather than an outage of the agent's own network.
+    reachable: list[Probe] = Field(default_factory=list)
+    # Names to resolve with the host's resolvers; one that resolves shows a DNS
+    # path to where it lives. Nothing is resolved unless listed.
+    resolve: list[str] = Field(default_factory=list)
+    timeout: Number = Field(default=3.0, gt=0, le=60)
+
+    @field_validator("resolve")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            target = check_probe_host(name)
+            if target.name is None:
+                raise ValueError(f"resolve entry {name!r} is an address, not a name")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ProbesConfig:
+        names = [probe.name for probe in self.blocked + self.reachable]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"probe names must be unique; repeated: {repeated}")
+        return self
+
+
 class NetworkSource(Strict):
-    """Network targets and the scope they must stay in; checked before any probe."""
+    """Network targets, the scope they must stay in, probes and scan settings.
+
+    The scope guard checks every target before any packet is sent. With no
+    targets nothing is scanned; the collector still reads the host's interfaces
+    and routes, and runs the configured probes.
+    """
 
     # Addresses, CIDR networks and host names to probe.
     targets: list[str] = Field(default_factory=list)
@@ -464,7 +539,31 @@ class NetworkSource(Strict):
     max_prefix_v4: Count = Field(default=22, ge=MIN_PREFIX_V4, le=32)
     max_prefix_v6: Count = Field(default=118, ge=MIN_PREFIX_V6, le=128)
     allow_public_targets: bool = False
+    # TCP ports to scan: numbers and "first-last" ranges. Empty: the ports of the
+    # product catalogue and common service ports.
+    ports: list[Any] = Field(default_factory=list)
+    # auto: a SYN scan when privileged (root or CAP_NET_RAW), else a TCP connect scan.
+    scan_type: Literal["auto", "connect", "syn"] = "auto"
+    # nmap -sV: probes each open port for its service and version. It costs about
+    # 6 s more on a port that sends nothing.
+    service_detection: bool = True
+    # nmap --host-timeout, in seconds: a host that takes longer is given up.
+    host_timeout: Number | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    nmap_path: str | None = None
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    # Bounds the whole collector: interfaces, probes and the nmap run.
     timeout: Number = Field(default=300.0, gt=0, le=MAX_SECONDS)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: list[Any]) -> list[Any]:
+        for entry in value:
+            _port_entry(entry)
+        return value
+
+    def port_ranges(self) -> list[tuple[int, int]]:
+        """Return the configured ports as inclusive (first, last) pairs."""
+        return [_port_entry(entry) for entry in self.ports]
 
     def scope_policy(self) -> ScopePolicy:
         """Build the guard's policy; raises ScopeError for an invalid allowlist."""
@@ -494,10 +593,9 @@ class SourcesConfig(Strict):
     software: SoftwareSource | None = None
     repository: RepositorySource | None = None
     # Accepted so that a config written for later versions validates; this version
-    # reports these collectors as skipped.
-    # TODO: collectors for kubernetes and network.
+    # reports the collector as skipped.
+    # TODO: a collector for kubernetes.
     kubernetes: dict[str, Any] | None = None
-    # Validated in full, including the scope guard, though nothing scans it yet.
     network: NetworkSource | None = None
 
     @field_validator("databases")

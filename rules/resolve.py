@@ -177,13 +177,22 @@ def _mark_missing_scopes(
 def _prefer_consistent_declaration(
     chosen: Resolved, declared: Resolved, spec: KeySpec
 ) -> Resolved | None:
-    """Return the declared value when a measured lower bound does not refute it."""
-    if chosen.bound != "lower" or spec.type != "number":
+    """Return the declared value when a measured lower bound does not refute it.
+
+    A lower-bound number is consistent with any declared number at or above it. A
+    lower-bound false flag means no evidence was seen where the collector could
+    look, so a declared true is consistent with it.
+    """
+    if chosen.bound != "lower":
         return None
-    if declared.value < chosen.value:
+    if spec.type == "number" and declared.value >= chosen.value:
+        shown = f"{chosen.value:g}"
+    elif spec.type == "bool" and chosen.value is False and declared.value is True:
+        shown = "false"
+    else:
         return None
     declared.caveats.append(
-        f"the measured value {chosen.value:g} is a lower bound, consistent with "
+        f"the measured value {shown} is a lower bound, consistent with "
         "this declaration"
     )
     return declared

@@ -385,6 +385,10 @@ def test_config_max_prefix_bounded(tmp_path):
 
 
 def test_config_unknown_field_rejected(tmp_path):
-    path = write_config(tmp_path, "    targets: []\n    allowlist: []\n    ports: [22]")
-    with pytest.raises(ConfigError, match=r"sources\.network\.ports: Extra inputs"):
+    path = write_config(
+        tmp_path, "    targets: []\n    allowlist: []\n    arguments: -sU -O"
+    )
+    with pytest.raises(
+        ConfigError, match=r"sources\.network\.arguments: Extra inputs"
+    ):
         load_config(path)

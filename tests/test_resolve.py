@@ -226,6 +226,35 @@ def test_declared_kept_when_lower_bound_below(vocabulary):
     ]
 
 
+def test_declared_flag_kept_over_lower_false(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact("infrastructure.dedicated_network", True, provenance="declared"),
+            fact("infrastructure.dedicated_network", False, bound="lower"),
+        ],
+    )
+    chosen = result.resolved["infrastructure.dedicated_network"]
+    assert chosen.value is True
+    assert chosen.provenance == "declared"
+    assert result.discrepancies == []
+    assert chosen.caveats == [
+        "the measured value false is a lower bound, consistent with this declaration"
+    ]
+
+
+def test_exact_false_flag_beats_declared(vocabulary):
+    result = resolved(
+        vocabulary,
+        [
+            fact("infrastructure.dedicated_network", True, provenance="declared"),
+            fact("infrastructure.dedicated_network", False),
+        ],
+    )
+    assert result.resolved["infrastructure.dedicated_network"].value is False
+    assert result.discrepancies[0]["declared"] is True
+
+
 def test_lower_bound_above_declared_is_discrepancy(vocabulary):
     result = resolved(
         vocabulary,

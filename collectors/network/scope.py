@@ -135,6 +135,24 @@ def check_targets(targets: list[str], policy: ScopePolicy) -> list[Target]:
     return accepted
 
 
+def check_probe_host(text: str) -> Target:
+    """Parse the host of a reachability probe: one address or one host name.
+
+    Probes are single connections the operator lists by hand, often to addresses
+    outside the allowlist on purpose (an internet canary), so only the form is
+    checked. Raises ScopeError (rule "malformed") for a network or invalid text.
+    """
+    target = _parse(text, "probe host")
+    if target.network is not None and target.network.num_addresses > 1:
+        raise ScopeError(
+            text,
+            "malformed",
+            f"probe host {text!r} is a network; a probe connects to one address "
+            "or host name",
+        )
+    return target
+
+
 def _parse(text: str, kind: str) -> Target:
     if not text.strip():
         raise ScopeError(
