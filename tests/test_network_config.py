@@ -51,28 +51,38 @@ def test_ports_and_ranges_parsed(tmp_path):
 PORTS_REJECTED = [
     (
         "[0]",
-        "sources.network.ports: port 0 must lie from 1 to 65535, "
-        "with the first port of a range not above the last",
+        (
+            "sources.network.ports: port 0 must lie from 1 to 65535, "
+            "with the first port of a range not above the last"
+        ),
     ),
     (
         '["1591-1560"]',
-        "sources.network.ports: port '1591-1560' must lie from 1 to "
-        "65535, with the first port of a range not above the last",
+        (
+            "sources.network.ports: port '1591-1560' must lie from 1 to "
+            "65535, with the first port of a range not above the last"
+        ),
     ),
     (
         "[true]",
-        "sources.network.ports: port True is true/false; give a number "
-        "from 1 to 65535",
+        (
+            "sources.network.ports: port True is true/false; give a number "
+            "from 1 to 65535"
+        ),
     ),
     (
         '["ssh"]',
-        "sources.network.ports: port 'ssh' is not a port number or a "
-        'range such as "1560-1591"',
+        (
+            "sources.network.ports: port 'ssh' is not a port number or a "
+            'range such as "1560-1591"'
+        ),
     ),
     (
         "[70000]",
-        "sources.network.ports: port 70000 must lie from 1 to 65535, "
-        "with the first port of a range not above the last",
+        (
+            "sources.network.ports: port 70000 must lie from 1 to 65535, "
+            "with the first port of a range not above the last"
+        ),
     ),
 ]
 
@@ -114,30 +124,39 @@ def test_probes_loaded(tmp_path):
 PROBES_REJECTED = [
     (
         "      blocked: [{name: p, host: 10.30.0.0/24, port: 443}]",
-        "sources.network.probes.blocked[0].host: probe host '10.30.0.0/24' is a "
-        "network; a probe connects to one address or host name (got '10.30.0.0/24')",
+        (
+            "sources.network.probes.blocked[0].host: probe host '10.30.0.0/24' is a "
+            "network; a probe connects to one address or host name (got '10.30.0.0/24')"
+        ),
     ),
     (
         "      blocked: [{name: p, host: 10.30.0.300, port: 443}]",
-        "sources.network.probes.blocked[0].host: probe host '10.30.0.300' is not a "
-        "valid IPv4 address: Octet 300 (> 255) not permitted in '10.30.0.300' "
-        "(got '10.30.0.300')",
+        (
+            "sources.network.probes.blocked[0].host: probe host '10.30.0.300' is not a "
+            "valid IPv4 address: Octet 300 (> 255) not permitted in '10.30.0.300' "
+            "(got '10.30.0.300')"
+        ),
     ),
     (
         "      blocked: [{name: p, host: 10.30.0.5, port: 0}]",
-        "sources.network.probes.blocked[0].port: Input should be greater than or "
-        "equal to 1 (got 0)",
+        (
+            "sources.network.probes.blocked[0].port: Input should be greater than or "
+            "equal to 1 (got 0)"
+        ),
     ),
     (
-        "      blocked: [{name: p, host: 10.30.0.5, port: 1}]\n"
-        "      reachable: [{name: p, host: 10.20.0.1, port: 1}]",
-        "sources.network.probes: probe names must be unique; "
-        "repeated: ['p']",
+        (
+            "      blocked: [{name: p, host: 10.30.0.5, port: 1}]\n"
+            "      reachable: [{name: p, host: 10.20.0.1, port: 1}]"
+        ),
+        ("sources.network.probes: probe names must be unique; repeated: ['p']"),
     ),
     (
         "      resolve: [10.0.0.1]",
-        "sources.network.probes.resolve: resolve entry '10.0.0.1' is "
-        "an address, not a name",
+        (
+            "sources.network.probes.resolve: resolve entry '10.0.0.1' is "
+            "an address, not a name"
+        ),
     ),
 ]
 
