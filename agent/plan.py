@@ -19,6 +19,9 @@ from collectors import declared as declared_collector
 from rules.pack import Pack
 from rules.vocabulary import Vocabulary
 
+# Seconds the runner waits past the network collector's own budget.
+NETWORK_GRACE = 10.0
+
 
 def _threshold(pack: Pack, fact: str) -> float | None:
     """Return the pack's lower threshold on a fact (the first gt or ge test of it)."""
@@ -203,6 +206,46 @@ def _repository_plan(config: Config) -> Planned:
     return Planned("repository", collector, source.timeout)
 
 
+def _network_plan(config: Config) -> Planned:
+    from collectors.network import (
+        HostPaths,
+        NetworkCollector,
+        Probe,
+        ProbeSettings,
+        ScanSettings,
+        default_ports,
+    )
+
+    source = config.sources.network
+    listed = source.probes
+    scan = ScanSettings(
+        targets=tuple(source.targets),
+        ports=tuple(source.port_ranges() or default_ports()),
+        scan_type=source.scan_type,
+        service_detection=source.service_detection,
+        version_intensity=source.version_intensity,
+        host_timeout=source.host_timeout,
+        nmap_path=source.nmap_path,
+        # The database collector counts the servers it reads; counting their
+        # ports again here would add each one twice.
+        count_data_stores=not config.sources.databases,
+    )
+    probe = ProbeSettings(
+        blocked=tuple(Probe(p.name, p.host, p.port, "blocked") for p in listed.blocked),
+        reachable=tuple(
+            Probe(p.name, p.host, p.port, "reachable") for p in listed.reachable
+        ),
+        resolve=tuple(listed.resolve),
+        timeout=listed.timeout,
+    )
+    collector = NetworkCollector(
+        scan=scan, probe=probe, paths=HostPaths(), budget=source.timeout
+    )
+    # The collector keeps to its budget and records what it has; the runner's
+    # cut is the backstop for a collector that does not return.
+    return Planned("network", collector, source.timeout + NETWORK_GRACE)
+
+
 def extend_catalogues(config: Config) -> None:
     """Add the config's own product entries to the detection catalogues."""
     if not config.catalogues:
@@ -241,15 +284,16 @@ def plan_collectors(
         plans.append(_software_plan(config))
     if sources.repository is not None:
         plans.append(_repository_plan(config))
-    for name in ("kubernetes", "network"):
-        if getattr(sources, name) is not None:
-            plans.append(
-                Planned(
-                    name,
-                    None,
-                    0.0,
-                    skip_reason=f"the {name} collector is not available in "
-                    f"techcomplex-agent {__version__}",
-                )
+    if sources.network is not None:
+        plans.append(_network_plan(config))
+    if sources.kubernetes is not None:
+        plans.append(
+            Planned(
+                "kubernetes",
+                None,
+                0.0,
+                skip_reason="the kubernetes collector is not available in "
+                f"techcomplex-agent {__version__}",
             )
+        )
     return plans

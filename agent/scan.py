@@ -36,6 +36,7 @@ AVAILABLE_SOURCES = {
     "prometheus",
     "software",
     "repository",
+    "network",
 }
 
 

@@ -67,7 +67,7 @@ def test_default_scan_json_matches_schema(tmp_path):
     report = json.loads(result.stdout)
     jsonschema.validate(report, schema())
     assert [c["id"] for c in report["criteria"]] == list(range(1, 14))
-    assert [c["name"] for c in report["collectors"]] == ["host", "software"]
+    assert [c["name"] for c in report["collectors"]] == ["host", "software", "network"]
     assert report["rule_pack"]["id"] == "order-308"
 
 

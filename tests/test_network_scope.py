@@ -388,7 +388,5 @@ def test_config_unknown_field_rejected(tmp_path):
     path = write_config(
         tmp_path, "    targets: []\n    allowlist: []\n    arguments: -sU -O"
     )
-    with pytest.raises(
-        ConfigError, match=r"sources\.network\.arguments: Extra inputs"
-    ):
+    with pytest.raises(ConfigError, match=r"sources\.network\.arguments: Extra inputs"):
         load_config(path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -33,7 +34,12 @@ from collectors.catalogues.products import (
     Product,
     parse_entry,
 )
-from collectors.catalogues.registry import Registry, licence_text, resolve_product
+from collectors.catalogues.registry import (
+    Registry,
+    ServiceMatch,
+    licence_text,
+    resolve_product,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,9 @@ __all__ = [
     "RESTRICTED_CLASSES",
     "Licence",
     "Product",
+    "ServiceMatch",
     "catalogue_licence",
+    "catalogue_ports",
     "classify_classifiers",
     "classify_licence",
     "entry",
@@ -59,6 +67,7 @@ __all__ = [
     "match_package",
     "match_port",
     "match_process",
+    "match_service",
     "product_files",
     "reset_extensions",
 ]
@@ -201,6 +210,27 @@ def match_image(reference: str) -> Product | None:
 def match_port(port: int) -> list[Product]:
     """Return the products whose default ports include `port`."""
     return _current().match_port(port)
+
+
+def match_service(
+    name: str | None,
+    product: str | None = None,
+    cpes: Iterable[str] = (),
+    version: str | None = None,
+) -> ServiceMatch | None:
+    """Name the product nmap found on a port, from its service fields.
+
+    `name` is nmap's service name, `product` its product field and `cpes` its
+    CPE names. A CPE match wins over a product match, which wins over a
+    service-name match; within a field the first entry in precedence order
+    wins. The licence class is resolved for `version`.
+    """
+    return _current().match_service(name, product, cpes, version)
+
+
+def catalogue_ports() -> list[tuple[int, int]]:
+    """Return every default port range the product entries list, sorted, unique."""
+    return sorted({ports for item in _current().entries for ports in item.ports})
 
 
 def match_library(path: str) -> Product | None:

@@ -58,9 +58,15 @@ _MATCH_FIELDS = {
     "ports_identify",
     "libraries",
     "os_ids",
+    "services",
+    "service_products",
+    "service_cpes",
 }
 _RULE_FIELDS = {"from", "below", "class", "licence", "note"}
 _PORT_RANGE = re.compile(r"^(\d+)-(\d+)$")
+# nmap service names (nmap-services, nmap-service-probes): letters, digits and
+# "-", "_", ".", "+", "/", as in "oracle-tns", "ms-sql-s" and "1c-server".
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+/-]*$")
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,11 @@ class Entry:
     libraries: tuple[str, ...]
     os_ids: tuple[str, ...]
     origin: str
+    # nmap service names, and globs on nmap's product and CPE fields, all in
+    # lower case; see docs/catalogues.md.
+    services: tuple[str, ...] = ()
+    service_products: tuple[str, ...] = ()
+    service_cpes: tuple[str, ...] = ()
 
 
 class _Fields:
@@ -232,6 +243,28 @@ def _ports(fields: _Fields, match: dict[str, Any]) -> tuple[tuple[int, int], ...
     return tuple(ports)
 
 
+def _services(fields: _Fields, match: dict[str, Any]) -> tuple[str, ...]:
+    names = tuple(name.lower() for name in fields.strings(match, "services"))
+    for name in names:
+        if not _SERVICE_NAME.match(name):
+            raise fields.fail(
+                "match.services", f"has {name!r}, not an nmap service name"
+            )
+    return names
+
+
+def _service_cpes(fields: _Fields, match: dict[str, Any]) -> tuple[str, ...]:
+    patterns = tuple(item.lower() for item in fields.strings(match, "service_cpes"))
+    for pattern in patterns:
+        if not pattern.startswith("cpe:/"):
+            raise fields.fail(
+                "match.service_cpes",
+                f"has {pattern!r}; nmap's CPE names start with 'cpe:/', "
+                "as in 'cpe:/a:mariadb:mariadb*'",
+            )
+    return patterns
+
+
 def _match(fields: _Fields) -> dict[str, Any]:
     match = fields.raw.get("match", {})
     if not isinstance(match, dict):
@@ -262,6 +295,11 @@ def _match(fields: _Fields) -> dict[str, Any]:
         "ports_identify": identify,
         "libraries": fields.strings(match, "libraries"),
         "os_ids": fields.strings(match, "os_ids"),
+        "services": _services(fields, match),
+        "service_products": tuple(
+            item.lower() for item in fields.strings(match, "service_products")
+        ),
+        "service_cpes": _service_cpes(fields, match),
     }
 
 

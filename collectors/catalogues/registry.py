@@ -20,12 +20,29 @@ from collectors.catalogues.products import (
 
 
 @dataclass(frozen=True)
+class ServiceMatch:
+    """A product named from nmap's service fields, and which field named it.
+
+    `field` is the catalogue field that matched ("service_cpes",
+    "service_products" or "services"), `value` nmap's text and `pattern` the
+    catalogue's name or glob.
+    """
+
+    product: Product
+    field: str
+    value: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class _NameIndex:
     """Exact names and globs of one namespace, each naming its entry."""
 
     exact: dict[str, Entry]
     globs: tuple[tuple[re.Pattern[str], Entry], ...]
     any_glob: re.Pattern[str] | None
+    # The glob text of each entry of `globs`, for evidence that cites it.
+    glob_texts: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, pairs: Iterable[tuple[str, Entry]]) -> _NameIndex:
@@ -41,17 +58,23 @@ class _NameIndex:
         compiled = tuple(
             (re.compile(fnmatch.translate(pattern)), entry) for pattern, entry in globs
         )
-        return cls(exact, compiled, glob_regex([pattern for pattern, _ in globs]))
+        texts = tuple(pattern for pattern, _ in globs)
+        return cls(exact, compiled, glob_regex(list(texts)), texts)
 
     def find(self, name: str) -> Entry | None:
+        found = self.find_pattern(name)
+        return None if found is None else found[0]
+
+    def find_pattern(self, name: str) -> tuple[Entry, str] | None:
+        """Return the entry that `name` matches and the name or glob it matched."""
         entry = self.exact.get(name)
         if entry is not None:
-            return entry
+            return entry, name
         if self.any_glob is None or not self.any_glob.match(name):
             return None
-        for pattern, candidate in self.globs:
+        for (pattern, candidate), text in zip(self.globs, self.glob_texts, strict=True):
             if pattern.match(name):
-                return candidate
+                return candidate, text
         return None
 
 
@@ -145,6 +168,15 @@ class Registry:
         self.os_ids = _NameIndex.build(
             (os_id.lower(), entry) for entry in entries for os_id in entry.os_ids
         )
+        self.services = _NameIndex.build(
+            (name, entry) for entry in entries for name in entry.services
+        )
+        self.service_products = _NameIndex.build(
+            (pattern, entry) for entry in entries for pattern in entry.service_products
+        )
+        self.service_cpes = _NameIndex.build(
+            (pattern, entry) for entry in entries for pattern in entry.service_cpes
+        )
         process_entries = [
             entry
             for entry in entries
@@ -201,6 +233,31 @@ class Registry:
             for entry in self.entries
             if any(low <= port <= high for low, high in entry.ports)
         ]
+
+    def match_service(
+        self,
+        name: str | None,
+        product: str | None,
+        cpes: Iterable[str],
+        version: str | None,
+    ) -> ServiceMatch | None:
+        # The most specific field wins: a CPE names vendor and product (nmap
+        # reports MariaDB with product "MySQL" and a mariadb CPE), a product
+        # name comes next, and a service name names only the protocol.
+        tiers = (
+            ("service_cpes", self.service_cpes, list(cpes)),
+            ("service_products", self.service_products, [product] if product else []),
+            ("services", self.services, [name] if name else []),
+        )
+        for field_name, index, values in tiers:
+            for value in values:
+                found = index.find_pattern(value.strip().lower())
+                if found is not None:
+                    entry, pattern = found
+                    return ServiceMatch(
+                        resolve_product(entry, version), field_name, value, pattern
+                    )
+        return None
 
     def match_library(self, path: str) -> Product | None:
         name = os.path.basename(path).lower()
