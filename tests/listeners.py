@@ -17,6 +17,42 @@ import threading
 from dataclasses import dataclass, field
 from typing import Self
 
+# Replies that match lines of nmap's nmap-service-probes (nmap 7.93) accept.
+
+# Probe oracle-tns sends "(CONNECT_DATA=(COMMAND=version))"; the match line
+#   match oracle-tns m|^\0.\0\0[\x02\x04]\0\0\0.*TNSLSNR for ([-.+/ \w]{2,24}):
+#   Version ([-\d.]+) - Production|s p/Oracle TNS Listener/ v/$2/ i/for $1/
+# accepts a TNS packet of type 4 whose text carries the listener's version.
+TNS_TEXT = (
+    b"(DESCRIPTION=(TMP=)(VSNNUM=318767104)(ERR=0)"
+    b"(VERSION=TNSLSNR for Linux: Version 19.0.0.0.0 - Production))"
+)
+TNS_REPLY = (8 + len(TNS_TEXT)).to_bytes(2, "big") + b"\0\0\x04\0\0\0" + TNS_TEXT
+
+# Probe ms-sql-s sends a TDS pre-login packet naming "MSSQLServer"; the match
+#   match ms-sql-s m|^\x04\x01\x00\x25\x00\x00\x01\x00\x00\x00\x15\x00\x06\x01
+#   \x00\x1b\x00\x01\x02\x00\x1c\x00\x01\x03\x00\x1d\x00\x00\xff\x0f\x00(..)|s
+#   p/Microsoft SQL Server 2019/ v/15.00.$I(1,">")/
+# reads the build number big-endian: 0x10cc is 4300.
+MSSQL_REPLY = (
+    bytes.fromhex("0401002500000100000015000601001b000102001c000103001d0000ff0f00")
+    + b"\x10\xcc"
+    + b"\0" * 4
+)
+
+# Probe RTSPRequest sends "OPTIONS / RTSP/1.0"; its fallback GetRequest has
+#   softmatch rtsp m|^RTSP/1.0 .*\r\n|
+RTSP_REPLY = (
+    b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: test-rtspd\r\n"
+    b"Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n"
+)
+
+# The NULL probe (nmap connects and waits) has
+#   match 1c-server m|^S\xf5\xc6\x1a{| p/1C:Enterprise business management server/
+ONE_C_BANNER = b"S\xf5\xc6\x1a{"
+
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+
 # Host part of the next address of 127.77.0.0/24 (2-254) handed out.
 _HOSTS = itertools.count(2)
 _HOSTS_LOCK = threading.Lock()

@@ -22,11 +22,10 @@ import pytest
 
 from collectors.network import nmap as runner
 from collectors.network.nmap import NmapError, Preflight, port_spec, preflight, run_scan
-from tests.listeners import Listener, loopback_address, loopback_pair
+from tests.listeners import SSH_BANNER, Listener, loopback_address, loopback_pair
 
 NMAP = shutil.which("nmap")
 REPO = Path(__file__).resolve().parents[1]
-SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 pytestmark = pytest.mark.skipif(NMAP is None, reason="nmap is not installed")

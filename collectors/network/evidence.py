@@ -115,6 +115,8 @@ class ServiceMap:
                         "port": service["port"],
                         "service": service.get("service"),
                         "product": service.get("product"),
+                        # "table": named by its port number only.
+                        "method": service.get("method"),
                     }
                 )
         return streams

@@ -1,0 +1,171 @@
+"""`techcomplex scan` of loopback targets with real nmap: facts and failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.listeners import RTSP_REPLY, TNS_REPLY, Listener, loopback_address
+from tests.netns import REPO
+
+TNS_TRIGGER = b"(CONNECT_DATA=(COMMAND=version))"
+
+
+def scan(tmp_path, network: str, *, env: dict | None = None) -> dict:
+    config = tmp_path / "techcomplex.yaml"
+    config.write_text(
+        f"system: {{name: loopback}}\nsources:\n  network:\n{network}",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "scan", "--config", str(config)]
+        + ["--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def targets(address: str, ports: str, extra: str = "") -> str:
+    return (
+        f"    targets: [{address}]\n"
+        "    allowlist: [127.77.0.0/24]\n"
+        f"    ports: [{ports}]\n"
+        "    scan_type: connect\n"
+        f"{extra}"
+    )
+
+
+def facts(report: dict, key: str) -> list[dict]:
+    return [f for f in report["facts"] if f["key"] == key]
+
+
+def only(report: dict, key: str) -> dict:
+    found = facts(report, key)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def collector(report: dict) -> dict:
+    return next(c for c in report["collectors"] if c["name"] == "network")
+
+
+def criterion(report: dict, number: int) -> dict:
+    return next(c for c in report["criteria"] if c["id"] == number)
+
+
+def test_silent_oracle_port_is_a_port_match(tmp_path):
+    address = loopback_address()
+    with Listener(address, 1521):
+        report = scan(
+            tmp_path, targets(address, "1521", "    service_detection: false\n")
+        )
+    [item] = only(report, "software.proprietary")["value"]
+    assert item["name"] == "Oracle Database"
+    assert item["match"] == "port"
+    [evidence] = item["evidence"]
+    assert (evidence["host"], evidence["port"]) == (address, 1521)
+    assert evidence["method"] == "table"
+    assert evidence["match"] == "port"
+    assert criterion(report, 5)["verdict"] == "met"
+
+
+def test_tns_reply_is_a_version_match(tmp_path):
+    address = loopback_address()
+    with Listener(address, 1521, replies={TNS_TRIGGER: TNS_REPLY}):
+        report = scan(tmp_path, targets(address, "1521"))
+    [item] = only(report, "software.proprietary")["value"]
+    assert item["name"] == "Oracle Database"
+    assert item["version"] == "19.0.0.0.0"
+    assert item["match"] == "version_detection"
+    [evidence] = item["evidence"]
+    assert (evidence["host"], evidence["port"]) == (address, 1521)
+    assert evidence["method"] == "probed"
+    assert evidence["product"] == "Oracle TNS Listener"
+    services = only(report, "network.services")
+    assert [s["name"] for s in services["value"]] == [f"{address}:1521/tcp"]
+    assert services["details"]["complete"] is True
+
+
+def test_rtsp_with_inference_port_is_video(tmp_path):
+    address = loopback_address()
+    with (
+        Listener(address, 554, replies={b"OPTIONS / RTSP/1.0": RTSP_REPLY}),
+        Listener(address, 11434),
+    ):
+        report = scan(
+            tmp_path, targets(address, "554, 11434", "    service_detection: false\n")
+        )
+    ai = only(report, "ai.components")["value"]
+    assert [item["name"] for item in ai] == ["Ollama"]
+    video = only(report, "video.analytics")["value"]
+    assert [item["name"] for item in video] == [f"RTSP stream {address}:554"]
+    assert video[0]["ai"] == ["Ollama"]
+    assert video[0]["evidence"][0]["method"] == "table"
+    assert criterion(report, 11)["verdict"] == "met"
+
+
+def test_closed_ports_give_no_components(tmp_path):
+    address = loopback_address()
+    report = scan(tmp_path, targets(address, "1521, 1433"))
+    assert only(report, "network.services")["value"] == []
+    assert facts(report, "software.proprietary") == []
+    assert facts(report, "stack.components") == []
+    assert only(report, "architecture.data_stores")["value"] == 0
+    assert collector(report)["status"] == "ok"
+
+
+def test_missing_nmap_costs_scan_facts_only(tmp_path):
+    address = loopback_address()
+    missing = tmp_path / "no-such-nmap"
+    report = scan(tmp_path, targets(address, "1521", f"    nmap_path: {missing}\n"))
+    assert facts(report, "network.services") == []
+    assert len(facts(report, "infrastructure.dedicated_network")) == 1
+    network = collector(report)
+    assert network["status"] == "partial"
+    gap = next(g for g in network["gaps"] if g["key"] == "network.services")
+    assert gap["reason"] == "source_failed"
+    assert str(missing) in gap["message"]
+    assert "apt-get install nmap" in gap["message"]
+
+
+def test_budget_cut_marks_scan_partial(tmp_path):
+    address = loopback_address()
+    # A silent port keeps version detection waiting well past the budget.
+    with Listener(address, 1521):
+        report = scan(tmp_path, targets(address, "1521", "    timeout: 4\n"))
+    network = collector(report)
+    assert network["status"] == "partial"
+    gap = next(g for g in network["gaps"] if g["key"] == "network.services")
+    assert gap["reason"] == "timed_out"
+    assert address in gap["message"]
+    services = only(report, "network.services")
+    assert services["bound"] == "lower"
+    assert services["details"]["complete"] is False
+    assert services["details"]["unfinished"] == [address]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to compare scan types")
+def test_auto_scan_type_as_root_is_syn(tmp_path):
+    address = loopback_address()
+    network = (
+        f"    targets: [{address}]\n"
+        "    allowlist: [127.77.0.0/24]\n"
+        "    ports: [1521]\n"
+        "    service_detection: false\n"
+    )
+    with Listener(address, 1521):
+        report = scan(tmp_path, network)
+    details = only(report, "network.services")["details"]
+    assert details["scan_type_requested"] == "auto"
+    assert details["scan_type"] == "syn"
+    assert "-sS" in details["command"]
