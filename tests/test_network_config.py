@@ -6,6 +6,8 @@ import pytest
 
 from agent.config import load_config
 from agent.errors import ConfigError
+from agent.plan import NETWORK_GRACE, _network_plan
+from collectors.network import default_ports
 
 CONFIG = """\
 system:
@@ -168,3 +170,40 @@ PROBES_REJECTED = [
 )
 def test_bad_probe_rejected(tmp_path, probes, message):
     assert rejected(tmp_path, f"    probes:\n{probes}") == message
+
+
+def test_plan_counts_stores_without_databases(tmp_path):
+    network = "    targets: [10.20.0.5]\n    allowlist: [10.20.0.0/24]"
+    collector = plan(tmp_path, network).collector
+    assert collector.scan.count_data_stores is True
+    assert collector.scan.targets == ("10.20.0.5",)
+    assert collector.scan.ports == tuple(default_ports())
+
+
+def test_plan_leaves_stores_to_databases(tmp_path):
+    network = (
+        "    targets: [10.20.0.5]\n    allowlist: [10.20.0.0/24]\n    ports: [5432]\n"
+        "  databases:\n    - {name: main, dsn: 'postgresql://reader@10.20.0.5/app'}"
+    )
+    collector = plan(tmp_path, network).collector
+    assert collector.scan.count_data_stores is False
+    assert collector.scan.ports == ((5432, 5432),)
+
+
+def test_plan_splits_probes_by_expectation(tmp_path):
+    network = (
+        "    probes:\n"
+        "      blocked: [{name: platform, host: 10.30.0.5, port: 443}]\n"
+        "      reachable: [{name: gateway, host: 10.20.0.1, port: 22}]"
+    )
+    planned = plan(tmp_path, network)
+    probes = planned.collector.probe
+    assert [(p.name, p.expect) for p in probes.blocked] == [("platform", "blocked")]
+    assert [(p.name, p.expect) for p in probes.reachable] == [("gateway", "reachable")]
+    assert planned.timeout == 300.0 + NETWORK_GRACE
+
+
+def plan(tmp_path, network: str):
+    path = tmp_path / "techcomplex.yaml"
+    path.write_text(CONFIG.format(network=network), encoding="utf-8")
+    return _network_plan(load_config(str(path)))

@@ -327,7 +327,7 @@ def test_scan_command_arguments(connect_preflight):
         "--host-timeout",
         "30000ms",
         "--max-hostgroup",
-        "16",
+        "64",
         "--",
         address,
     ]

@@ -29,6 +29,9 @@ SCAN_KEYS = (SERVICES, STACK, PROPRIETARY, AI, VIDEO, DATA_STORES)
 # Scan details repeated in every fact besides network.services.
 SHORT_DETAILS = ("targets", "ports", "scan_type", "complete", "unfinished", "caveat")
 
+# Characters of nmap's stderr kept in the details.
+STDERR_LIMIT = 2000
+
 # Seconds kept back from the budget for turning nmap's output into facts.
 FINISH_MARGIN = 2.0
 
@@ -257,6 +260,9 @@ def _scan_details(
     }
     if result.warnings:
         details["nmap_warnings"] = result.warnings
+    stderr = result.stderr.strip()
+    if stderr:
+        details["nmap_stderr"] = stderr[:STDERR_LIMIT]
     if not result.complete:
         details["unfinished"] = result.unfinished
         details["caveat"] = (
