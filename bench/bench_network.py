@@ -6,7 +6,7 @@ Run as root from the repository root:
 
 It creates two network namespaces joined by a veth pair: "lan", which holds
 five addresses of 10.254.77.0/24 (.10 to .14) with a TCP listener on ports 22,
-443 and 5432 of each, and "scanner", which holds 10.254.77.1. Every scan runs
+443 and 5432 of each, and "scanner", which has 10.254.77.1. Every scan runs
 inside "scanner" with `ip netns exec`, so no packet leaves the namespaces. For
 each case (connect or SYN scan, with or without version detection) it runs
 `python -m agent scan` --runs times on the whole /24 and prints the median
