@@ -100,7 +100,7 @@ def _compare(test: Test, fact: Resolved, band: float) -> TestResult:
     return result
 
 
-_PARTIAL = "part of the sources could not be read, so a negative result decides nothing"
+_PARTIAL = "the value is a lower bound, so a negative result decides nothing"
 
 
 def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:

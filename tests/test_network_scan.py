@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.listeners import RTSP_REPLY, TNS_REPLY, Listener, loopback_address
-from tests.netns import REPO
+from tests.netns import REPO, NetnsLab
 
 TNS_TRIGGER = b"(CONNECT_DATA=(COMMAND=version))"
 
@@ -169,3 +169,30 @@ def test_auto_scan_type_as_root_is_syn(tmp_path):
     assert details["scan_type_requested"] == "auto"
     assert details["scan_type"] == "syn"
     assert "-sS" in details["command"]
+
+
+def test_no_dedicated_evidence_leaves_unknown(tmp_path):
+    # A fresh namespace has only lo, so no interface shows a dedicated network.
+    config = tmp_path / "techcomplex.yaml"
+    config.write_text("system: {name: lo}\nsources:\n  network: {}\n", encoding="utf-8")
+    with NetnsLab() as lab:
+        namespace = lab.add_namespace("d")
+        command = [sys.executable, "-m", "agent", "scan", "--config", str(config)]
+        done = lab.run(namespace, [*command, "--format", "json"])
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    fact = only(report, "infrastructure.dedicated_network")
+    assert fact["value"] is False
+    assert fact["bound"] == "lower"
+    assert [i["name"] for i in fact["details"]["interfaces"]] == ["lo"]
+    test = next(
+        t
+        for t in criterion(report, 9)["thresholds"]
+        if t["name"] == "dedicated_network"
+    )
+    assert test["result"] == "unknown"
+    assert test["note"] == (
+        "the value is a lower bound, so a negative result decides nothing; no "
+        "evidence on this host's interfaces; switches, links and VLAN trunks beyond "
+        "the host are not visible from it, so a dedicated network is not ruled out"
+    )

@@ -138,11 +138,13 @@ class NetworkCollector(Collector):
             run.findings.gap(DEDICATED, exc.reason, str(exc), self.scope)
             return
         judged = interfaces.judge_dedicated(found, rdma)
+        details = dict(judged.details)
+        if judged.bound == "lower":
+            # The report shows a caveat next to the verdict it leaves undecided.
+            details["caveat"] = interfaces.NOT_VISIBLE
         method = "interfaces in /sys/class/net and RDMA ports in /sys/class/infiniband"
         run.findings.add(
-            self._fact(
-                DEDICATED, judged.value, method, judged.details, bound=judged.bound
-            )
+            self._fact(DEDICATED, judged.value, method, details, bound=judged.bound)
         )
 
     def _record_isolation(self, run: _Run) -> None:
