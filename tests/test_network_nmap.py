@@ -187,6 +187,18 @@ def test_preflight_rejects_non_nmap_script(tmp_path):
     assert found.problems[0].message.startswith(f"{impostor} is not nmap")
 
 
+def test_preflight_hanging_binary_times_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "VERSION_CHECK_SECONDS", 0.5)
+    hanging = write_script(tmp_path, "nmap", "exec sleep 30\n")
+    started = time.monotonic()
+    found = preflight(
+        nmap_path=str(hanging), scan_type="connect", service_detection=True
+    )
+    assert time.monotonic() - started < 5
+    assert found.usable is False
+    assert found.problems[0].message == f"{hanging} -V did not finish within 0.5 s"
+
+
 def test_preflight_syn_unprivileged_falls_back(tmp_path):
     status = status_file(tmp_path, uid=1000)
     found = preflight(

@@ -69,6 +69,8 @@ _DRAIN_SECONDS = 2.0
 _READ_SIZE = 65536
 _PORT_LIST = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")
 
+# Seconds `nmap -V` may take; it prints its version at once.
+VERSION_CHECK_SECONDS = 10.0
 PIP_FIX = "pip uninstall nmap && pip install python-nmap"
 BINARY_FIX = "apt-get install nmap, or set sources.network.nmap_path to the nmap binary"
 
@@ -310,8 +312,30 @@ def _locate(nmap_path: str | None, problems: list[Problem]) -> str | None:
 
 
 def _nmap_version(module: ModuleType, path: str, problems: list[Problem]) -> str | None:
-    # TODO: PortScanner runs `nmap -V` with no timeout, so a binary that hangs
-    # hangs the preflight too.
+    # PortScanner runs `nmap -V` with no timeout, so the binary is first run
+    # here with one: a program that hangs fails the preflight instead.
+    try:
+        subprocess.run(
+            [path, "-V"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=VERSION_CHECK_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        problems.append(
+            Problem(
+                "nmap_binary",
+                f"{path} -V did not finish within {VERSION_CHECK_SECONDS:g} s",
+                BINARY_FIX,
+            )
+        )
+        return None
+    except OSError as exc:
+        problems.append(
+            Problem("nmap_binary", f"{path} could not be run: {exc}", BINARY_FIX)
+        )
+        return None
     try:
         scanner = module.PortScanner(nmap_search_path=(path,))
     except Exception as exc:  # noqa: BLE001 - any failure means "not nmap"
