@@ -196,3 +196,25 @@ def test_no_dedicated_evidence_leaves_unknown(tmp_path):
         "evidence on this host's interfaces; switches, links and VLAN trunks beyond "
         "the host are not visible from it, so a dedicated network is not ruled out"
     )
+
+
+def test_ipv4_and_ipv6_targets_scanned_apart(tmp_path):
+    address = loopback_address()
+    network = (
+        f"    targets: [{address}, '::1']\n"
+        "    allowlist: [127.77.0.0/24, '::1']\n"
+        "    ports: [1521]\n"
+        "    scan_type: connect\n"
+        "    service_detection: false\n"
+    )
+    with Listener(address, 1521):
+        report = scan(tmp_path, network)
+    services = only(report, "network.services")
+    assert [s["name"] for s in services["value"]] == [f"{address}:1521/tcp"]
+    command = services["details"]["command"]
+    # One nmap run per address family, joined by ";" in the details.
+    assert command.count(";") == 1
+    ipv6_run = command[command.index(";") + 1 :]
+    assert "-6" in ipv6_run
+    assert ipv6_run[-1] == "::1"
+    assert services["details"]["complete"] is True
