@@ -229,6 +229,7 @@ def _network_plan(config: Config) -> Planned:
         # The database collector counts the servers it reads; counting their
         # ports again here would add each one twice.
         count_data_stores=not config.sources.databases,
+        policy=source.scope_policy(),
     )
     probe = ProbeSettings(
         blocked=tuple(Probe(p.name, p.host, p.port, "blocked") for p in listed.blocked),

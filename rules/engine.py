@@ -100,6 +100,9 @@ def _compare(test: Test, fact: Resolved, band: float) -> TestResult:
     return result
 
 
+# A component item with this "match" was named only by the port it listens
+# on, which any server can use.
+PORT_MATCH = "port"
 _PARTIAL = "the value is a lower bound, so a negative result decides nothing"
 
 
@@ -113,6 +116,9 @@ def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:
     if test.op == "nonempty":
         if not value and partial:
             return TestResult(test, None, value, note=_PARTIAL)
+        weak = _port_matches(value)
+        if value and len(weak) == len(value):
+            return TestResult(test, None, value, note=_weak_note(weak))
         return TestResult(test, len(value) > 0, value)
     if test.op == "in":
         return TestResult(test, value in test.value, value)
@@ -141,6 +147,20 @@ def _compare_value(test: Test, fact: Resolved, band: float) -> TestResult:
             f"an unconfirmed estimate within {band:.0%} of the threshold",
         )
     return TestResult(test, outcome, value, margin)
+
+
+def _port_matches(items: list) -> list[dict]:
+    """Return the components named only by a port number (match "port")."""
+    return [i for i in items if isinstance(i, dict) and i.get("match") == PORT_MATCH]
+
+
+def _weak_note(items: list[dict]) -> str:
+    names = ", ".join(sorted({str(item.get("name")) for item in items}))
+    return (
+        f"only port-number matches ({names}); a service on a product's default "
+        "port is not that product until version detection confirms it, so they "
+        "decide nothing"
+    )
 
 
 def _evaluate(node: Test | Group, context: Context) -> bool | None:

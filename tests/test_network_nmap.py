@@ -36,6 +36,20 @@ def connect_preflight() -> Preflight:
     return preflight(nmap_path=None, scan_type="connect", service_detection=True)
 
 
+def process_gone(pid: int, wait: float = 5.0) -> bool:
+    """Tell whether the process has exited (a zombie counts as gone) within `wait` s."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def write_script(directory: Path, name: str, body: str) -> Path:
     path = directory / name
     path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
@@ -143,7 +157,7 @@ def test_preflight_missing_binary_path(tmp_path):
     found = preflight(nmap_path=missing, scan_type="connect", service_detection=True)
     assert found.usable is False
     assert [p.capability for p in found.problems] == ["nmap_binary"]
-    assert found.problems[0].message == f"nmap_path {missing} does not exist"
+    assert found.problems[0].message == f"nmap_path {str(missing)!r} does not exist"
     assert "apt-get install nmap" in found.problems[0].fix
 
 
@@ -189,7 +203,10 @@ def test_preflight_rejects_non_nmap_script(tmp_path):
 
 def test_preflight_hanging_binary_times_out(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "VERSION_CHECK_SECONDS", 0.5)
-    hanging = write_script(tmp_path, "nmap", "exec sleep 30\n")
+    child_pid = tmp_path / "child.pid"
+    hanging = write_script(
+        tmp_path, "nmap", f"sleep 30 &\necho $! > {child_pid}\nwait\n"
+    )
     started = time.monotonic()
     found = preflight(
         nmap_path=str(hanging), scan_type="connect", service_detection=True
@@ -197,6 +214,8 @@ def test_preflight_hanging_binary_times_out(tmp_path, monkeypatch):
     assert time.monotonic() - started < 5
     assert found.usable is False
     assert found.problems[0].message == f"{hanging} -V did not finish within 0.5 s"
+    # The script's own child is killed with it, so it holds no pipe open.
+    assert process_gone(int(child_pid.read_text()))
 
 
 def test_preflight_syn_unprivileged_falls_back(tmp_path):
@@ -442,7 +461,7 @@ def test_budget_cut_keeps_finished_host(connect_preflight):
     assert [host.address for host in result.hosts] == [fast]
     assert [record.service for record in result.ports] == ["ssh"]
     assert result.unfinished == [slow]
-    assert result.error == "cut by the budget of 5 s"
+    assert result.error == "cut by the budget of 5.0 s"
     assert took < 5 + runner._DRAIN_SECONDS + 1
     with pytest.raises(ProcessLookupError):
         os.kill(result.pid, 0)
@@ -655,3 +674,31 @@ def test_unusable_preflight_refuses_to_run(tmp_path):
         run_scan(
             ["127.77.0.1"], "22", preflight=found, service_detection=False, budget=30
         )
+
+
+PATH_PROBLEMS = [
+    ("directory", "is not a file"),
+    ("not-executable", "is not executable"),
+    (
+        "group-writable",
+        (
+            "is writable by its group or by others (mode 775); make it writable by "
+            "its owner only"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"), PATH_PROBLEMS, ids=[k for k, _ in PATH_PROBLEMS]
+)
+def test_preflight_rejects_unsafe_nmap_path(tmp_path, kind, message):
+    if kind == "directory":
+        path = tmp_path / "nmap"
+        path.mkdir()
+    else:
+        path = write_script(tmp_path, "nmap", 'exec /usr/bin/nmap "$@"\n')
+        path.chmod(0o644 if kind == "not-executable" else 0o775)
+    found = preflight(nmap_path=str(path), scan_type="connect", service_detection=True)
+    assert found.usable is False
+    assert found.problems[0].message == f"nmap_path {str(path)!r} {message}"

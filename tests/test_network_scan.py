@@ -76,7 +76,9 @@ def test_silent_oracle_port_is_a_port_match(tmp_path):
     assert (evidence["host"], evidence["port"]) == (address, 1521)
     assert evidence["method"] == "table"
     assert evidence["match"] == "port"
-    assert criterion(report, 5)["verdict"] == "met"
+    assert criterion(report, 5)["verdict"] == "unknown"
+    [test] = criterion(report, 5)["thresholds"]
+    assert test["note"].startswith("only port-number matches (Oracle Database)")
 
 
 def test_tns_reply_is_a_version_match(tmp_path):
@@ -87,6 +89,7 @@ def test_tns_reply_is_a_version_match(tmp_path):
     assert item["name"] == "Oracle Database"
     assert item["version"] == "19.0.0.0.0"
     assert item["match"] == "version_detection"
+    assert criterion(report, 5)["verdict"] == "met"
     [evidence] = item["evidence"]
     assert (evidence["host"], evidence["port"]) == (address, 1521)
     assert evidence["method"] == "probed"
@@ -111,7 +114,10 @@ def test_rtsp_with_inference_port_is_video(tmp_path):
     assert [item["name"] for item in video] == [f"RTSP stream {address}:554"]
     assert video[0]["ai"] == ["Ollama"]
     assert video[0]["evidence"][0]["method"] == "table"
-    assert criterion(report, 11)["verdict"] == "met"
+    # Both parts were named by their port numbers only.
+    assert video[0]["match"] == "port"
+    assert criterion(report, 11)["verdict"] == "unknown"
+    assert criterion(report, 13)["verdict"] == "unknown"
 
 
 def test_closed_ports_give_no_components(tmp_path):
@@ -218,3 +224,43 @@ def test_ipv4_and_ipv6_targets_scanned_apart(tmp_path):
     assert "-6" in ipv6_run
     assert ipv6_run[-1] == "::1"
     assert services["details"]["complete"] is True
+
+
+def test_repeated_targets_scanned_once(tmp_path):
+    address = loopback_address()
+    network = (
+        f"    targets: [{address}, {address}, {address}/32, 127.77.1.0/30, "
+        "127.77.1.2]\n"
+        "    allowlist: [127.77.0.0/23]\n"
+        "    ports: [1521]\n"
+        "    scan_type: connect\n"
+        "    service_detection: false\n"
+    )
+    with Listener(address, 1521):
+        report = scan(tmp_path, network)
+    services = only(report, "network.services")
+    assert [s["name"] for s in services["value"]] == [f"{address}:1521/tcp"]
+    details = services["details"]
+    assert details["scanned"] == [address, "127.77.1.0/30"]
+    assert details["repeated_targets"] == [address, f"{address}/32", "127.77.1.2"]
+
+
+def test_data_stores_count_products_not_addresses(tmp_path):
+    first, second = loopback_address(), loopback_address()
+    network = (
+        f"    targets: [{first}, {second}]\n"
+        "    allowlist: [127.77.0.0/24]\n"
+        "    ports: [5432]\n"
+        "    scan_type: connect\n"
+        "    service_detection: false\n"
+    )
+    with Listener(first, 5432), Listener(second, 5432):
+        report = scan(tmp_path, network)
+    stores = only(report, "architecture.data_stores")
+    assert stores["value"] == 1
+    assert stores["bound"] == "lower"
+    assert stores["details"]["counted"] == ["PostgreSQL"]
+    assert [(e["host"], e["port"]) for e in stores["details"]["endpoints"]] == [
+        (first, 5432),
+        (second, 5432),
+    ]

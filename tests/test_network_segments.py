@@ -126,3 +126,40 @@ def test_no_probes_leaves_isolation_unknown(lab, tmp_path):
     assert criterion(report, 7)["verdict"] == "unknown"
     network = next(c for c in report["collectors"] if c["name"] == "network")
     assert network["status"] == "ok"
+
+
+def test_target_name_rechecked_after_resolving(lab, tmp_path):
+    namespace = lab.add_namespace("n")
+    lab.set_etc_file(namespace, "nsswitch.conf", "hosts: files\n")
+    lab.set_etc_file(
+        namespace, "hosts", "127.77.9.5 inside.test\n10.99.0.1 outside.test\n"
+    )
+    lab.set_etc_file(namespace, "resolv.conf", "nameserver 127.0.0.1\n")
+    path = tmp_path / "techcomplex.yaml"
+    path.write_text(
+        "system: {name: names}\n"
+        "sources:\n"
+        "  network:\n"
+        "    targets: [inside.test, outside.test]\n"
+        "    allowed_names: [inside.test, outside.test]\n"
+        "    allowlist: [127.77.9.0/24]\n"
+        "    ports: [1521]\n"
+        "    scan_type: connect\n"
+        "    service_detection: false\n",
+        encoding="utf-8",
+    )
+    report = scan_in(lab, namespace, str(path))
+    services = network_fact(report, "network.services")
+    assert services["details"]["scanned"] == ["127.77.9.5"]
+    names = {entry["name"]: entry for entry in services["details"]["names"]}
+    assert names["inside.test"]["scanned"] == ["127.77.9.5"]
+    assert names["outside.test"]["scanned"] == []
+    assert names["outside.test"]["rejected"] == [
+        {"address": "10.99.0.1", "rule": "outside_allowlist"}
+    ]
+    network = next(c for c in report["collectors"] if c["name"] == "network")
+    assert any(
+        note.startswith("target outside.test resolved to 10.99.0.1, which the scope")
+        for note in network["notes"]
+    )
+    assert "outside.test" not in services["details"]["command"]

@@ -152,6 +152,30 @@ def test_component_list_is_met(pack, vocabulary):
     assert by_id[8]["facts_used"][0]["value"] == gpu
 
 
+def test_port_matches_alone_decide_nothing(pack, vocabulary):
+    guesses = [
+        {"name": "Oracle Database", "match": "port"},
+        {"name": "Microsoft SQL Server", "match": "port"},
+    ]
+    by_id, _ = verdicts(pack, vocabulary, [fact("software.proprietary", guesses)])
+    assert by_id[5]["verdict"] == "unknown"
+    [test] = by_id[5]["thresholds"]
+    assert test["note"] == (
+        "only port-number matches (Microsoft SQL Server, Oracle Database); a "
+        "service on a product's default port is not that product until version "
+        "detection confirms it, so they decide nothing"
+    )
+
+
+def test_confirmed_match_beside_port_guess_is_met(pack, vocabulary):
+    items = [
+        {"name": "Oracle Database", "match": "port"},
+        {"name": "Microsoft SQL Server", "match": "version_detection"},
+    ]
+    by_id, _ = verdicts(pack, vocabulary, [fact("software.proprietary", items)])
+    assert by_id[5]["verdict"] == "met"
+
+
 def test_declared_domain_meets_criterion_10(pack, vocabulary):
     facts = [
         fact("integrity.guaranteed_transactions", False),

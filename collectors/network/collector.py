@@ -16,6 +16,7 @@ from typing import Any
 from collectors import errors
 from collectors.base import Collector, Fact, Findings
 from collectors.network import interfaces, probes
+from collectors.network.scope import ScopePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class ScanSettings:
     # Count data stores found on the targets; off when the database collector
     # counts the same servers from their own catalogues.
     count_data_stores: bool = True
+    # The guard's policy, applied again to the addresses a target name
+    # resolves to when the scan starts.
+    policy: ScopePolicy | None = None
+    # Seconds to wait for a target name to resolve.
+    resolve_timeout: float = 5.0
 
 
 @dataclass(frozen=True)

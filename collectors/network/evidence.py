@@ -134,13 +134,18 @@ class ServiceMap:
         ai = self.ai()
         if streams and ai:
             names = [item["name"] for item in ai]
+            ai_confirmed = any(item["match"] == "version_detection" for item in ai)
             for stream in streams:
+                # As strong as the weaker of its two parts: the stream endpoint
+                # and the AI service beside it.
+                confirmed = ai_confirmed and stream["method"] == "probed"
                 items.append(
                     {
                         "name": f"RTSP stream {stream['host']}:{stream['port']}",
                         "kind": "video",
                         "role": "stream",
                         "usage": "serving",
+                        "match": "version_detection" if confirmed else "port",
                         "ai": names,
                         "evidence": [stream],
                     }

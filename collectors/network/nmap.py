@@ -303,37 +303,65 @@ def _locate(nmap_path: str | None, problems: list[Problem]) -> str | None:
             )
         return found
     path = nmap_path if os.sep in nmap_path else shutil.which(nmap_path)
-    if path is None or not os.path.isfile(path):
-        problems.append(
-            Problem("nmap_binary", f"nmap_path {nmap_path} does not exist", BINARY_FIX)
-        )
+    problem = _path_problem(nmap_path, path)
+    if problem is not None:
+        problems.append(Problem("nmap_binary", problem, BINARY_FIX))
         return None
     return path
+
+
+def _path_problem(configured: str, path: str | None) -> str | None:
+    """Return why the program at nmap_path must not run, or None."""
+    if path is None or not os.path.exists(path):
+        return f"nmap_path {configured!r} does not exist"
+    if not os.path.isfile(path):
+        return f"nmap_path {configured!r} is not a file"
+    if not os.access(path, os.X_OK):
+        return f"nmap_path {configured!r} is not executable"
+    status = os.stat(path)
+    # The agent runs this program, often as root: a file that another user
+    # could replace would run that user's code with the agent's rights.
+    if status.st_mode & 0o022:
+        return (
+            f"nmap_path {configured!r} is writable by its group or by others "
+            f"(mode {status.st_mode & 0o777:o}); make it writable by its owner only"
+        )
+    if status.st_uid not in (0, os.geteuid()):
+        return (
+            f"nmap_path {configured!r} is owned by uid {status.st_uid}, not by root "
+            "or the user running the agent"
+        )
+    return None
 
 
 def _nmap_version(module: ModuleType, path: str, problems: list[Problem]) -> str | None:
     # PortScanner runs `nmap -V` with no timeout, so the binary is first run
     # here with one: a program that hangs fails the preflight instead.
     try:
-        subprocess.run(
+        check = subprocess.Popen(
             [path, "-V"],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=VERSION_CHECK_SECONDS,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Its own group, so that a program which hangs is killed with every
+            # process it started, and none keeps the agent's pipes open.
+            start_new_session=True,
         )
+    except OSError as exc:
+        problems.append(
+            Problem("nmap_binary", f"{path} could not be run: {exc}", BINARY_FIX)
+        )
+        return None
+    try:
+        check.wait(timeout=VERSION_CHECK_SECONDS)
     except subprocess.TimeoutExpired:
+        _stop(check)
         problems.append(
             Problem(
                 "nmap_binary",
                 f"{path} -V did not finish within {VERSION_CHECK_SECONDS:g} s",
                 BINARY_FIX,
             )
-        )
-        return None
-    except OSError as exc:
-        problems.append(
-            Problem("nmap_binary", f"{path} could not be run: {exc}", BINARY_FIX)
         )
         return None
     try:
@@ -496,14 +524,22 @@ def run_scan(
         command, targets, process, reader, stderr, elapsed=elapsed, cut=cut
     )
     if cut:
-        result.error = f"cut by the budget of {budget:g} s"
-    logger.info(
-        "nmap finished %d hosts with %d ports in %.1f s%s",
-        len(result.hosts),
-        len(result.ports),
-        elapsed,
-        "" if result.complete else f" (incomplete: {result.error})",
-    )
+        result.error = f"cut by the budget of {budget:.1f} s"
+    if result.complete:
+        logger.info(
+            "nmap finished %d hosts with %d ports in %.1f s",
+            len(result.hosts),
+            len(result.ports),
+            elapsed,
+        )
+    else:
+        logger.warning(
+            "nmap stopped after %d hosts with %d ports in %.1f s: %s",
+            len(result.hosts),
+            len(result.ports),
+            elapsed,
+            result.error,
+        )
     return result
 
 

@@ -12,6 +12,7 @@ from collectors import errors
 from collectors.network import nmap
 from collectors.network.evidence import ServiceMap
 from collectors.network.services import identify
+from collectors.network.targets import Plan, plan_targets
 
 if TYPE_CHECKING:
     from collectors.network.collector import NetworkCollector, _Run
@@ -27,7 +28,15 @@ DATA_STORES = "architecture.data_stores"
 SCAN_KEYS = (SERVICES, STACK, PROPRIETARY, AI, VIDEO, DATA_STORES)
 
 # Scan details repeated in every fact besides network.services.
-SHORT_DETAILS = ("targets", "ports", "scan_type", "complete", "unfinished", "caveat")
+SHORT_DETAILS = (
+    "targets",
+    "scanned",
+    "ports",
+    "scan_type",
+    "complete",
+    "unfinished",
+    "caveat",
+)
 
 # Characters of nmap's stderr kept in the details.
 STDERR_LIMIT = 2000
@@ -52,26 +61,37 @@ def record_scan(collector: NetworkCollector, run: _Run) -> None:
         )
         _gap_all(collector, run, errors.SOURCE_FAILED, f"nmap cannot run: {message}")
         return
+    planned = plan_targets(
+        settings.targets, settings.policy, timeout=settings.resolve_timeout
+    )
+    for problem in planned.problems:
+        run.findings.note(problem)
+    if not planned.targets:
+        message = "no target is left to scan: " + "; ".join(planned.problems)
+        _gap_all(collector, run, errors.SOURCE_FAILED, message)
+        return
     try:
-        result = _scan_families(collector, run, checked)
+        result = _scan_families(collector, run, checked, planned.targets)
     except nmap.NmapError as exc:
-        logger.warning("network collector: %s", exc.message)
         stderr = f"; nmap stderr: {exc.stderr.strip()}" if exc.stderr.strip() else ""
         _gap_all(collector, run, errors.BAD_RESPONSE, f"{exc.message}{stderr}")
         return
-    _record_result(collector, run, checked, result)
+    _record_result(collector, run, checked, result, planned)
 
 
 def _scan_families(
-    collector: NetworkCollector, run: _Run, checked: nmap.Preflight
+    collector: NetworkCollector,
+    run: _Run,
+    checked: nmap.Preflight,
+    targets: list[str],
 ) -> nmap.ScanResult:
     """Run one nmap per address family (nmap scans one family per run) and merge.
 
     A family left without budget is reported unfinished.
     """
     settings = collector.scan
-    ipv6 = [target for target in settings.targets if ":" in target]
-    ipv4 = [target for target in settings.targets if ":" not in target]
+    ipv6 = [target for target in targets if ":" in target]
+    ipv4 = [target for target in targets if ":" not in target]
     results = []
     failures: list[nmap.NmapError] = []
     for group in (ipv4, ipv6):
@@ -146,12 +166,13 @@ def _record_result(
     run: _Run,
     checked: nmap.Preflight,
     result: nmap.ScanResult,
+    planned: Plan,
 ) -> None:
     services = ServiceMap()
     for record in result.ports:
         if record.state == "open":
             services.add(_service(record), identify(record))
-    details = _scan_details(collector, checked, result)
+    details = _scan_details(collector, checked, result, planned)
     bound = None if result.complete else "lower"
     method = _method(checked)
 
@@ -189,12 +210,15 @@ def _record_result(
         add(VIDEO, video_items, video_details)
     if collector.scan.count_data_stores:
         endpoints = services.data_store_endpoints()
+        # One server can answer on several addresses (a cluster's node, virtual
+        # and SCAN addresses), so distinct products are counted, not endpoints.
+        products = sorted({endpoint["product"] for endpoint in endpoints})
         run.findings.add(
             collector._fact(
                 DATA_STORES,
-                len(endpoints),
+                len(products),
                 method,
-                {**short, "endpoints": endpoints},
+                {**short, "counted": products, "endpoints": endpoints},
                 unit="count",
                 # Stores outside the targets or behind closed ports are not seen.
                 bound="lower",
@@ -246,18 +270,30 @@ def _method(checked: nmap.Preflight) -> str:
 
 
 def _scan_details(
-    collector: NetworkCollector, checked: nmap.Preflight, result: nmap.ScanResult
+    collector: NetworkCollector,
+    checked: nmap.Preflight,
+    result: nmap.ScanResult,
+    planned: Plan,
 ) -> dict[str, Any]:
     details: dict[str, Any] = {
         "targets": list(collector.scan.targets),
+        "scanned": planned.targets,
         "ports": nmap.port_spec(collector.scan.ports),
         "command": result.command,
         "scan_type": checked.scan_type,
         "scan_type_requested": checked.scan_type_requested,
         "elapsed_seconds": round(result.elapsed, 3),
         "complete": result.complete,
-        "hosts_up": [h.address for h in result.hosts if h.state == "up"],
+        # nmap runs with -Pn, so every address it finished is listed as up;
+        # hosts with an open port are the ones known to exist.
+        "hosts_with_open_ports": sorted(
+            {r.host for r in result.ports if r.state == "open"}
+        ),
     }
+    if planned.names:
+        details["names"] = planned.names
+    if planned.repeated:
+        details["repeated_targets"] = planned.repeated
     if result.warnings:
         details["nmap_warnings"] = result.warnings
     stderr = result.stderr.strip()
