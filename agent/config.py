@@ -453,6 +453,18 @@ class RepositorySource(Strict):
         return value
 
 
+def _address_text(value: Any) -> Any:
+    # YAML reads an unquoted 127.1 as a float and 0x7f000001 as an integer.
+    if isinstance(value, bool | int | float):
+        raise ValueError(  # noqa: TRY004 (pydantic reports ValueError)
+            f"YAML read {value!r} as a number, not an address; write the address in "
+            "quotes"
+        )
+    return value
+
+
+AddressText = Annotated[str, BeforeValidator(_address_text)]
+
 _PORT_RANGE = re.compile(r"(\d{1,5})-(\d{1,5})")
 
 
@@ -482,7 +494,7 @@ class Probe(Strict):
     """One TCP connection the network collector tries, to one host and port."""
 
     name: str = Field(min_length=1)
-    host: str = Field(min_length=1)
+    host: AddressText = Field(min_length=1)
     port: Count = Field(ge=1, le=65535)
 
     @field_validator("host")
@@ -533,9 +545,9 @@ class NetworkSource(Strict):
     """
 
     # Addresses, CIDR networks and host names to probe.
-    targets: list[str] = Field(default_factory=list)
+    targets: list[AddressText] = Field(default_factory=list)
     # Networks the operator allows; every address of a target must lie in one.
-    allowlist: list[str] = Field(default_factory=list)
+    allowlist: list[AddressText] = Field(default_factory=list)
     # Host names allowed as targets; they are never resolved during validation.
     allowed_names: list[str] = Field(default_factory=list)
     max_prefix_v4: Count = Field(default=22, ge=MIN_PREFIX_V4, le=32)

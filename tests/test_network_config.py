@@ -207,3 +207,11 @@ def plan(tmp_path, network: str):
     path = tmp_path / "techcomplex.yaml"
     path.write_text(CONFIG.format(network=network), encoding="utf-8")
     return _network_plan(load_config(str(path)))
+
+
+def test_unquoted_numeric_target_explained(tmp_path):
+    message = rejected(tmp_path, "    targets: [127.1]\n    allowlist: [127.0.0.0/24]")
+    assert message == (
+        "sources.network.targets[0]: YAML read 127.1 as a number, not an address; "
+        "write the address in quotes (got 127.1)"
+    )
