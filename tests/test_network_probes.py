@@ -13,6 +13,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -356,6 +357,131 @@ def test_isolation_true_without_route_or_control(lab, segments):
     )
 
 
+def test_isolation_records_probe_off_link(lab, segments):
+    probes = [
+        blocked(segments.platform_address, segments.platform_port),
+        control(segments.isolated_gateway, segments.control_port),
+    ]
+
+    isolation = probe_in(lab, segments.isolated, probes)["isolation"]
+
+    platform, router = isolation["details"]["probes"]
+    assert platform["on_link"] is False
+    assert router["on_link"] is True
+
+
+# Blocked probes on a directly connected subnet
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A segment namespace with a /29 on its link to a gateway namespace.
+
+    The gateway owns no address in the /29, so hosts there other than
+    `address` are absent. A listener on the gateway's /28 address is the
+    control.
+    """
+
+    segment: str
+    gateway: str
+    gateway_interface: str
+    subnet: ipaddress.IPv4Network
+    address: str
+    control: dict
+
+
+def attach_subnet(lab: NetnsLab) -> Attached:
+    segment = lab.add_namespace("s")
+    gateway = lab.add_namespace("g")
+    link = lab.connect(segment, gateway)
+    subnet = next(allocate_subnet()[0].subnets(new_prefix=29))
+    address = str(next(subnet.hosts()))
+    interface = link.interfaces[0]
+    lab.ip(segment, "addr", "add", f"{address}/29", "dev", interface)
+    # One ARP solicitation 100 ms long instead of three 1 s apart, so an absent
+    # host gives EHOSTUNREACH well within the probe timeout.
+    lab.exec(
+        segment,
+        [
+            "sysctl",
+            "-q",
+            "-w",
+            f"net.ipv4.neigh.{interface}.mcast_solicit=1",
+            f"net.ipv4.neigh.{interface}.retrans_time_ms=100",
+        ],
+    )
+    listener = lab.start_listener(gateway, link.addresses[1])
+    return Attached(
+        segment=segment,
+        gateway=gateway,
+        gateway_interface=link.interfaces[1],
+        subnet=subnet,
+        address=address,
+        control=control(link.addresses[1], listener.port),
+    )
+
+
+def test_isolation_none_absent_onlink_host(lab):
+    attached = attach_subnet(lab)
+    absent = str(attached.subnet.network_address + 6)
+    probes = [blocked(absent, 443), attached.control]
+
+    output = probe_in(lab, attached.segment, probes, timeout=2.0)
+    isolation = output["isolation"]
+
+    platform = output["results"][0]
+    assert platform["outcome"] == "filtered"
+    assert platform["errno"] == "EHOSTUNREACH"
+    assert isolation["details"]["probes"][0]["on_link"] is True
+    assert isolation["value"] is None
+    assert isolation["reason"] == (
+        f"blocked probe 'platform' ({absent}:443: filtered EHOSTUNREACH) failed on "
+        f"a directly connected subnet ({attached.subnet}), so a failure there "
+        "shows that the host is absent or silent, not that the segment is "
+        "isolated from it; aim blocked probes at hosts beyond this host's "
+        "directly connected subnets"
+    )
+
+
+def test_isolation_none_subnet_broadcast(lab):
+    attached = attach_subnet(lab)
+    broadcast = str(attached.subnet.network_address + 7)
+    probes = [blocked(broadcast, 443), attached.control]
+
+    output = probe_in(lab, attached.segment, probes)
+    isolation = output["isolation"]
+
+    assert output["results"][0]["errno"] == "ENETUNREACH"
+    assert isolation["value"] is None
+    assert isolation["reason"] == (
+        f"blocked probe 'platform' ({broadcast}:443: filtered ENETUNREACH) "
+        f"targeted a broadcast address on a directly connected subnet "
+        f"({attached.subnet}), and the kernel rejects every TCP connect to a "
+        "broadcast address, so the failure proves nothing; aim blocked probes at "
+        "hosts beyond this segment"
+    )
+
+
+def test_isolation_false_onlink_listener(lab):
+    attached = attach_subnet(lab)
+    neighbour = str(attached.subnet.network_address + 2)
+    lab.ip(
+        attached.gateway,
+        "addr",
+        "add",
+        f"{neighbour}/29",
+        "dev",
+        attached.gateway_interface,
+    )
+    listener = lab.start_listener(attached.gateway, neighbour)
+    probes = [blocked(neighbour, listener.port), attached.control]
+
+    isolation = probe_in(lab, attached.segment, probes)["isolation"]
+
+    assert isolation["details"]["probes"][0]["on_link"] is True
+    assert isolation["value"] is False
+
+
 # Routes in namespaces
 
 
@@ -593,6 +719,55 @@ def test_routes_covers_nothing_without_default(tmp_path):
     assert routes.covers("10.96.0.1") is False
 
 
+# A connected /16 with a /24 inside it through a gateway, two /20 routes of
+# equal prefix where the lower metric goes through a gateway, a default route,
+# and a connected IPv6 /64 with the link-local /64.
+LAYERED = Routes(
+    routes=(
+        Route("0.0.0.0/0", "10.40.0.1", "eth0", 0),
+        Route("10.40.0.0/16", None, "eth0", 0),
+        Route("10.40.5.0/24", "10.40.0.1", "eth0", 0),
+        Route("10.50.0.0/20", None, "eth1", 200),
+        Route("10.50.0.0/20", "10.40.0.9", "eth0", 100),
+        Route("fd00:40::/64", None, "eth0", 256),
+        Route("fe80::/64", None, "eth0", 256),
+    ),
+    default_v4=True,
+    default_v6=False,
+)
+
+
+def test_routes_on_link_longest_prefix():
+    assert LAYERED.on_link("10.40.6.9") is True
+    assert LAYERED.on_link("10.40.5.9") is False
+
+
+def test_routes_on_link_lowest_metric():
+    assert LAYERED.route_for("10.50.1.1") == Route(
+        "10.50.0.0/20", "10.40.0.9", "eth0", 100
+    )
+    assert LAYERED.on_link("10.50.1.1") is False
+
+
+def test_routes_on_link_not_default():
+    assert LAYERED.on_link("192.0.2.1") is False
+    tunnel = Routes(routes=(Route("0.0.0.0/0", None, "wg0", 0),), default_v4=True)
+    assert tunnel.on_link("192.0.2.1") is False
+
+
+def test_routes_on_link_ipv6_zone():
+    assert LAYERED.on_link("fe80::1%eth0") is True
+    assert LAYERED.on_link("fd00:40::7") is True
+    assert LAYERED.on_link("fd00:41::7") is False
+
+
+def test_routes_on_link_unread_table():
+    routes = Routes(routes=(Route("10.60.0.0/24", None, "eth0", 0),), default_v4=None)
+
+    assert routes.on_link("10.60.0.5") is None
+    assert routes.route_for("10.60.0.5") == Route("10.60.0.0/24", None, "eth0", 0)
+
+
 # resolv.conf
 
 
@@ -778,9 +953,31 @@ def test_judge_public_name_caveat():
     )
 
     caveat = (
-        "canary.test resolved to public addresses (203.0.114.1), so DNS reaches the "
-        "internet through 10.30.0.53, a channel out of the segment even when TCP is "
-        "blocked"
+        "canary.test resolved to public addresses (203.0.114.1) with this host's "
+        "resolver configuration (the hosts file or the nameservers 10.30.0.53), so "
+        "a path to public names may exist even when TCP is blocked"
+    )
+    assert isolation.details["caveats"] == [caveat]
+    assert isolation.details["caveat"] == caveat
+
+
+def test_judge_public_name_without_nameserver():
+    resolutions = [
+        {
+            "name": "canary.test",
+            "addresses": ["203.0.114.1", "203.0.114.2"],
+            "public": True,
+        },
+    ]
+    results = [result("platform", "blocked", "filtered", "ENETUNREACH")]
+
+    isolation = judge_isolation(results, NO_ROUTES, resolutions)
+
+    caveat = (
+        "canary.test resolved to public addresses (203.0.114.1, 203.0.114.2) with "
+        "this host's resolver configuration (the hosts file, or 127.0.0.1 as no "
+        "nameserver is listed), so a path to public names may exist even when TCP "
+        "is blocked"
     )
     assert isolation.details["caveats"] == [caveat]
 
@@ -802,6 +999,161 @@ def test_judge_default_route_caveat():
     caveat = (
         "a default route exists, so the isolation rests on filtering beyond this "
         "host rather than on the routing table"
+    )
+    assert isolation.details["caveats"] == [caveat]
+
+
+def test_judge_caveat_joins_caveats():
+    routes = Routes(
+        routes=(Route("0.0.0.0/0", "10.30.0.1", "eth0", 0),),
+        default_v4=True,
+        default_v6=False,
+    )
+    resolutions = [
+        {"name": "canary.test", "addresses": ["203.0.114.1"], "public": True}
+    ]
+    results = [
+        result("platform", "blocked", "timed_out"),
+        result("gw", "reachable", "reachable", address="10.30.0.1"),
+    ]
+
+    isolation = judge_isolation(results, routes, resolutions, resolvers=["10.30.0.53"])
+
+    assert isolation.details["caveat"] == (
+        "canary.test resolved to public addresses (203.0.114.1) with this host's "
+        "resolver configuration (the hosts file or the nameservers 10.30.0.53), so "
+        "a path to public names may exist even when TCP is blocked; a default "
+        "route exists, so the isolation rests on filtering beyond this host rather "
+        "than on the routing table"
+    )
+    assert len(isolation.details["caveats"]) == 2
+
+
+def test_judge_onlink_refused_none():
+    results = [
+        result("platform", "blocked", "refused", "ECONNREFUSED", "10.30.0.5"),
+        result("gw", "reachable", "reachable", address="10.30.0.1"),
+    ]
+
+    isolation = judge_isolation(results, NO_ROUTES, [])
+
+    assert isolation.value is None
+    assert isolation.reason == (
+        "blocked probe 'platform' (10.30.0.5:443: refused ECONNREFUSED) failed on a "
+        "directly connected subnet (10.30.0.0/28), so a failure there shows that "
+        "the host is absent or silent, not that the segment is isolated from it; "
+        "aim blocked probes at hosts beyond this host's directly connected subnets"
+    )
+
+
+def test_judge_onlink_timed_out_none():
+    # Without a control, a failed on-link probe is still named for its subnet.
+    results = [result("platform", "blocked", "timed_out", address="10.30.0.9")]
+
+    isolation = judge_isolation(results, NO_ROUTES, [])
+
+    assert isolation.value is None
+    assert isolation.reason.startswith(
+        "blocked probe 'platform' (10.30.0.9:443: timed_out) failed on a directly "
+        "connected subnet (10.30.0.0/28)"
+    )
+
+
+def test_judge_onlink_reachable_false():
+    results = [
+        result("platform", "blocked", "reachable", address="10.30.0.5"),
+        result("gw", "reachable", "reachable", address="10.30.0.1"),
+    ]
+
+    isolation = judge_isolation(results, NO_ROUTES, [])
+
+    assert isolation.value is False
+    assert isolation.details["probes"][0]["on_link"] is True
+
+
+def test_judge_onlink_second_address():
+    # A name with an off-link and an on-link address is judged by the on-link one.
+    attempts = (
+        Attempt("10.20.0.2", "timed_out", None, None, 500.0),
+        Attempt("10.30.0.6", "filtered", "EHOSTUNREACH", None, 3000.0),
+    )
+    platform = ProbeResult(
+        Probe("platform", "plat.test", 443, "blocked"),
+        "timed_out",
+        "10.20.0.2",
+        None,
+        None,
+        3500.0,
+        attempts,
+    )
+    results = [platform, result("gw", "reachable", "reachable", address="10.30.0.1")]
+
+    isolation = judge_isolation(results, NO_ROUTES, [])
+
+    assert isolation.value is None
+    assert "(10.30.0.0/28)" in isolation.reason
+    assert isolation.details["probes"][0]["on_link"] is True
+
+
+def test_judge_broadcasts_on_two_subnets():
+    routes = Routes(
+        routes=(
+            Route("10.30.0.0/28", None, "eth0", 0),
+            Route("10.31.0.0/30", None, "eth1", 0),
+        ),
+        default_v4=False,
+        default_v6=False,
+    )
+    results = [
+        result("a", "blocked", "filtered", "ENETUNREACH", "10.30.0.15"),
+        result("b", "blocked", "filtered", "ENETUNREACH", "10.31.0.3"),
+        result("gw", "reachable", "reachable", address="10.30.0.1"),
+    ]
+
+    isolation = judge_isolation(results, routes, [])
+
+    assert isolation.reason == (
+        "blocked probes 'a' (10.30.0.15:443: filtered ENETUNREACH), 'b' "
+        "(10.31.0.3:443: filtered ENETUNREACH) targeted a broadcast address on "
+        "directly connected subnets (10.30.0.0/28, 10.31.0.0/30), and the kernel "
+        "rejects every TCP connect to a broadcast address, so the failure proves "
+        "nothing; aim blocked probes at hosts beyond this segment"
+    )
+
+
+def test_judge_point_to_point_not_broadcast():
+    # A /31 has no broadcast address, so its upper address is a host.
+    routes = Routes(
+        routes=(Route("10.32.0.0/31", None, "eth0", 0),),
+        default_v4=False,
+        default_v6=False,
+    )
+    results = [
+        result("platform", "blocked", "filtered", "EHOSTUNREACH", "10.32.0.1"),
+        result("gw", "reachable", "reachable", address="10.32.0.0"),
+    ]
+
+    isolation = judge_isolation(results, routes, [])
+
+    assert isolation.value is None
+    assert "failed on a directly connected subnet (10.32.0.0/31)" in isolation.reason
+
+
+def test_judge_unread_table_caveat():
+    routes = Routes(default_v4=None, default_v6=False)
+    results = [
+        result("platform", "blocked", "timed_out"),
+        result("gw", "reachable", "reachable", address="10.30.0.1"),
+    ]
+
+    isolation = judge_isolation(results, routes, [])
+
+    assert isolation.value is True
+    assert isolation.details["probes"][0]["on_link"] is None
+    caveat = (
+        "the routing table was not read for blocked probe 'platform', so whether an "
+        "address tried lies on a directly connected subnet, where a failure proves "
+        "nothing, is unknown"
     )
     assert isolation.details["caveats"] == [caveat]
 

@@ -6,6 +6,12 @@ agent judges the segment it runs in. `judge_isolation` turns the readings into
 
 - no "blocked" probe configured: None, because there is nothing to judge;
 - a "blocked" probe reachable: False, naming it;
+- a "blocked" probe that failed at an address on a directly connected subnet
+  (the route chosen for it has no gateway and is not a default route): None.
+  There a failure shows that the host is absent or silent, or that the address
+  is the subnet broadcast, not that a firewall separates the segment from it.
+  An absent host leaves ARP unanswered, and Linux's default neighbour settings
+  (3 solicitations 1 s apart) turn that into EHOSTUNREACH after about 3 s;
 - every "blocked" probe filtered or timed out and every control ("reachable")
   probe reachable, with at least one control: True;
 - no control, and every "blocked" probe failed with ENETUNREACH while the
@@ -16,11 +22,13 @@ agent judges the segment it runs in. `judge_isolation` turns the readings into
 `Isolation.details` has these keys:
 
 - `probes`: one dict per probe, in the order given, with `name`, `host`,
-  `port`, `expect`, `outcome`, `address`, `errno`, `message`, `elapsed_ms` and
-  `attempts`. `address` is the address that decided the outcome, None when the
-  host did not resolve. `errno` is a name such as "ECONNREFUSED" or
-  "EAI_NONAME", None when this module's own timeout ended the wait.
-  `elapsed_ms` covers resolution and every connect attempt. `attempts` has one
+  `port`, `expect`, `outcome`, `address`, `errno`, `message`, `elapsed_ms`,
+  `attempts` and `on_link`. `address` is the address that decided the outcome,
+  None when the host did not resolve. `errno` is a name such as "ECONNREFUSED"
+  or "EAI_NONAME", None when this module's own timeout ended the wait.
+  `on_link` is True when an address tried lies on a directly connected subnet,
+  and None when the host did not resolve or the routing table of an address
+  was not read. `elapsed_ms` covers resolution and every connect attempt. `attempts` has one
   dict per address tried, with `address`, `outcome`, `errno`, `message` and
   `elapsed_ms`;
 - `routes`: `default_v4` and `default_v6` (True, False, or None when the table
@@ -31,7 +39,9 @@ agent judges the segment it runs in. `judge_isolation` turns the readings into
   `addresses`, `public` (an address is globally routable), `errno`, `error`,
   `elapsed_ms`;
 - `caveats`: sentences on evidence that does not change the value but qualifies
-  it, such as a public name that resolves or a default route next to a True.
+  it, such as a public name that resolves or a default route next to a True;
+- `caveat`: the caveats joined with "; ", present only when there is one; the
+  rules show it next to the verdict.
 """
 
 from __future__ import annotations
@@ -190,7 +200,7 @@ class Routes:
 
     def covers(self, address: str) -> bool | None:
         """Return whether a route covers the address; None if its table is unread."""
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = _ip_address(address)
         default = self.default_v4 if ip.version == 4 else self.default_v6
         if default is None:
             return None
@@ -199,6 +209,40 @@ class Routes:
             for route in self.routes
         )
 
+    def route_for(self, address: str) -> Route | None:
+        """Return the route the kernel would choose for the address, or None.
+
+        The longest prefix wins, then the lowest metric, as in the kernel's
+        lookup of one table.
+        """
+        ip = _ip_address(address)
+        covering = [
+            route
+            for route in self.routes
+            if route.network.version == ip.version and ip in route.network
+        ]
+        if not covering:
+            return None
+        return min(covering, key=lambda route: (-route.network.prefixlen, route.metric))
+
+    def on_link(self, address: str) -> bool | None:
+        """Return whether the address lies on a directly connected subnet.
+
+        It does when the route chosen for it has no gateway and is not a
+        default route, so the kernel resolves the address itself with ARP or
+        neighbour discovery. A default route without a gateway usually leads
+        into a point-to-point tunnel whose peer forwards beyond the segment,
+        so it does not count. None when the address's table was not read.
+        """
+        ip = _ip_address(address)
+        default = self.default_v4 if ip.version == 4 else self.default_v6
+        if default is None:
+            return None
+        route = self.route_for(address)
+        if route is None:
+            return False
+        return route.gateway is None and route.network.prefixlen > 0
+
     def summary(self) -> dict[str, Any]:
         return {
             "default_v4": self.default_v4,
@@ -206,6 +250,11 @@ class Routes:
             "routes": [asdict(route) for route in self.routes],
             "notes": list(self.notes),
         }
+
+
+def _ip_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    # An IPv6 link-local address may carry a zone such as "%eth0".
+    return ipaddress.ip_address(address.split("%", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -607,19 +656,28 @@ def judge_isolation(
     resolvers: Sequence[str] = (),
 ) -> Isolation:
     """Judge whether this namespace sits in an isolated segment (module docstring)."""
-    details = {
-        "probes": [result.to_dict() for result in results],
-        "routes": routes.summary(),
-        "resolvers": list(resolvers),
-        "names": list(resolutions),
-        "caveats": _dns_caveats(resolutions, resolvers),
-    }
+    probes = [
+        {**result.to_dict(), "on_link": _probe_on_link(result, routes)}
+        for result in results
+    ]
+    caveats = _dns_caveats(resolutions, resolvers)
     value, reason = _decide(results, routes)
     if value and (routes.default_v4 or routes.default_v6):
-        details["caveats"].append(
+        caveats.append(
             "a default route exists, so the isolation rests on filtering beyond "
             "this host rather than on the routing table"
         )
+    if value:
+        caveats.extend(_unchecked_on_link_caveat(probes))
+    details: dict[str, Any] = {
+        "probes": probes,
+        "routes": routes.summary(),
+        "resolvers": list(resolvers),
+        "names": list(resolutions),
+        "caveats": caveats,
+    }
+    if caveats:
+        details["caveat"] = "; ".join(caveats)
     return Isolation(value, reason, details)
 
 
@@ -643,7 +701,96 @@ def _decide(results: Sequence[ProbeResult], routes: Routes) -> tuple[bool | None
             f"control {_describe(failed)} failed, so the agent's own network is "
             "impaired and the failed blocked probes prove nothing"
         )
+    on_link = _decide_on_link(blocked, routes)
+    if on_link is not None:
+        return None, on_link
     return _decide_blocked(blocked, controls, routes)
+
+
+def _decide_on_link(blocked: list[ProbeResult], routes: Routes) -> str | None:
+    """Return why failed blocked probes on a connected subnet decide nothing.
+
+    Every probe here failed, since a connected one made the verdict False.
+    """
+    broadcasts: list[tuple[ProbeResult, str]] = []
+    hosts: list[tuple[ProbeResult, str]] = []
+    for result in blocked:
+        subnet = _connected_subnet(result, routes)
+        if subnet is None:
+            continue
+        network, address = subnet
+        # Linux adds a broadcast route for the last address of a subnet and
+        # rejects a TCP connect to it with ENETUNREACH at once (observed on
+        # 6.18 for a /29 added without "brd"). A /31 or /32 has no broadcast.
+        # TODO: read the local table's broadcast routes; "brd" may set another.
+        is_broadcast = (
+            network.version == 4
+            and network.prefixlen <= 30
+            and _ip_address(address) == network.broadcast_address
+        )
+        (broadcasts if is_broadcast else hosts).append((result, str(network)))
+    if broadcasts:
+        return (
+            f"blocked {_describe([r for r, _ in broadcasts])} targeted a broadcast "
+            f"address on {_connected_subnets(broadcasts)}, and the kernel rejects "
+            "every TCP connect to a broadcast address, so the failure proves "
+            "nothing; aim blocked probes at hosts beyond this segment"
+        )
+    if hosts:
+        return (
+            f"blocked {_describe([r for r, _ in hosts])} failed on "
+            f"{_connected_subnets(hosts)}, so a failure there shows that the host "
+            "is absent or silent, not that the segment is isolated from it; aim "
+            "blocked probes at hosts beyond this host's directly connected subnets"
+        )
+    return None
+
+
+def _connected_subnet(
+    result: ProbeResult, routes: Routes
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str] | None:
+    """Return the connected subnet and the address of the first on-link attempt."""
+    for attempt in result.attempts:
+        if routes.on_link(attempt.address):
+            route = routes.route_for(attempt.address)
+            if route is not None:
+                return route.network, attempt.address
+    return None
+
+
+def _connected_subnets(found: list[tuple[ProbeResult, str]]) -> str:
+    subnets = list(dict.fromkeys(subnet for _, subnet in found))
+    if len(subnets) == 1:
+        return f"a directly connected subnet ({subnets[0]})"
+    return f"directly connected subnets ({', '.join(subnets)})"
+
+
+def _probe_on_link(result: ProbeResult, routes: Routes) -> bool | None:
+    """Return True when any address tried is on-link, None when one is unknown."""
+    flags = [routes.on_link(attempt.address) for attempt in result.attempts]
+    if True in flags:
+        return True
+    if not flags or None in flags:
+        return None
+    return False
+
+
+def _unchecked_on_link_caveat(probes: list[dict[str, Any]]) -> list[str]:
+    unchecked = [
+        probe["name"]
+        for probe in probes
+        if probe["expect"] == "blocked" and probe["on_link"] is None
+    ]
+    if not unchecked:
+        return []
+    noun = "probe" if len(unchecked) == 1 else "probes"
+    names = ", ".join(repr(name) for name in unchecked)
+    caveat = (
+        f"the routing table was not read for blocked {noun} {names}, so whether "
+        "an address tried lies on a directly connected subnet, where a failure "
+        "proves nothing, is unknown"
+    )
+    return [caveat]
 
 
 def _decide_blocked(
@@ -706,14 +853,24 @@ def _endpoint(host: str, port: int) -> str:
 def _dns_caveats(
     resolutions: Sequence[dict[str, Any]], resolvers: Sequence[str]
 ) -> list[str]:
+    """Return a caveat per name that resolved to a public address.
+
+    The address may come from the hosts file as well as from a nameserver, so
+    a resolved name shows a possible path to public names, not DNS traffic
+    that reached the internet.
+    """
     caveats = []
-    through = ", ".join(resolvers) if resolvers else "the configured resolver"
+    if resolvers:
+        sources = f"the hosts file or the nameservers {', '.join(resolvers)}"
+    else:
+        # resolv.conf(5): with no nameserver line, queries go to the local host.
+        sources = "the hosts file, or 127.0.0.1 as no nameserver is listed"
     for entry in resolutions:
         if entry.get("public"):
             addresses = ", ".join(entry["addresses"])
             caveats.append(
-                f"{entry['name']} resolved to public addresses ({addresses}), so DNS "
-                f"reaches the internet through {through}, a channel out of the "
-                "segment even when TCP is blocked"
+                f"{entry['name']} resolved to public addresses ({addresses}) with "
+                f"this host's resolver configuration ({sources}), so a path to "
+                "public names may exist even when TCP is blocked"
             )
     return caveats
