@@ -8,7 +8,13 @@ import pytest
 
 from agent.config import load_config
 from agent.errors import ConfigError
-from collectors.network.scope import ScopeError, ScopePolicy, check_targets
+from collectors.network.scope import (
+    ScopeError,
+    ScopePolicy,
+    _contains_public,
+    check_probe_host,
+    check_targets,
+)
 
 POLICY = ScopePolicy(
     allowlist=("10.20.0.0/24", "100.64.0.0/24", "::1", "fd00:20::/120"),
@@ -21,6 +27,8 @@ def rejection(targets: list[str], policy: ScopePolicy = POLICY) -> ScopeError:
         check_targets(targets, policy)
     return caught.value
 
+
+UNICAST_FIX = ", because scans and probes must address single hosts"
 
 REJECTED = [
     (
@@ -92,6 +100,88 @@ REJECTED = [
         ),
     ),
     (
+        "255.255.255.255",
+        "not_unicast",
+        "target 255.255.255.255 is the limited broadcast address; "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "0.0.0.0",
+        "not_unicast",
+        "target 0.0.0.0 is a 'this network' address (0.0.0.0/8); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "0.0.0.0/8",
+        "not_unicast",
+        "target 0.0.0.0/8 contains 'this network' addresses (0.0.0.0/8); "
+        "give a range outside 0.0.0.0/8" + UNICAST_FIX,
+    ),
+    (
+        # Only its first half, 0.0.0.0/8, is special. The second is public.
+        "0.0.0.0/7",
+        "not_unicast",
+        "target 0.0.0.0/7 contains 'this network' addresses (0.0.0.0/8); "
+        "give a range outside 0.0.0.0/8" + UNICAST_FIX,
+    ),
+    (
+        # The SSDP group address.
+        "239.255.255.250",
+        "not_unicast",
+        "target 239.255.255.250 is a multicast address (224.0.0.0/4); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "224.0.0.0/24",
+        "not_unicast",
+        "target 224.0.0.0/24 contains multicast addresses (224.0.0.0/4); "
+        "give a range outside 224.0.0.0/4" + UNICAST_FIX,
+    ),
+    (
+        "240.0.0.1",
+        "not_unicast",
+        "target 240.0.0.1 is a reserved address (240.0.0.0/4); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        # It lies in the reserved block too, but the broadcast address is named.
+        "255.255.255.0/24",
+        "not_unicast",
+        "target 255.255.255.0/24 contains the limited broadcast address; "
+        "give a range outside 255.255.255.255" + UNICAST_FIX,
+    ),
+    (
+        "::",
+        "not_unicast",
+        "target :: is the unspecified address; "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        # :: and the loopback address ::1.
+        "::/127",
+        "not_unicast",
+        "target ::/127 contains the unspecified address; "
+        "give a range outside ::" + UNICAST_FIX,
+    ),
+    (
+        "ff02::1",
+        "not_unicast",
+        "target ff02::1 is a multicast address (ff00::/8); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "ff02::/120",
+        "not_unicast",
+        "target ff02::/120 contains multicast addresses (ff00::/8); "
+        "give a range outside ff00::/8" + UNICAST_FIX,
+    ),
+    (
+        "224.0.0.7/24",
+        "not_unicast",
+        "target 224.0.0.7/24 (normalised to 224.0.0.0/24) contains multicast "
+        "addresses (224.0.0.0/4); give a range outside 224.0.0.0/4" + UNICAST_FIX,
+    ),
+    (
         "10.0.0.0/21",
         "too_large",
         (
@@ -105,6 +195,14 @@ REJECTED = [
         (
             "target 2001:db8::/64 has 18,446,744,073,709,551,616 addresses, more than "
             "the /118 maximum (1,024); split it or raise max_prefix_v6"
+        ),
+    ),
+    (
+        "10.0.0.9/21",
+        "too_large",
+        (
+            "target 10.0.0.9/21 (normalised to 10.0.0.0/21) has 2,048 addresses, "
+            "more than the /22 maximum (1,024); split it or raise max_prefix_v4"
         ),
     ),
     (
@@ -129,6 +227,14 @@ REJECTED = [
         "public",
         (
             "target 100.63.255.255 is public address space; "
+            "set allow_public_targets: true to scan it"
+        ),
+    ),
+    (
+        "8.8.8.8/24",
+        "public",
+        (
+            "target 8.8.8.8/24 (normalised to 8.8.8.0/24) is public address space; "
             "set allow_public_targets: true to scan it"
         ),
     ),
@@ -158,6 +264,43 @@ REJECTED = [
             "target 127.0.0.1 is outside the allowlist [10.20.0.0/24, 100.64.0.0/24, "
             "::1, fd00:20::/120]; every address of a target must lie inside one "
             "allowlist entry"
+        ),
+    ),
+    (
+        "127.88.0.1/24",
+        "outside_allowlist",
+        (
+            "target 127.88.0.1/24 (normalised to 127.88.0.0/24) is outside the "
+            "allowlist [10.20.0.0/24, 100.64.0.0/24, ::1, fd00:20::/120]; every "
+            "address of a target must lie inside one allowlist entry"
+        ),
+    ),
+    (
+        "10.9.0.0/255.255.255.0",
+        "outside_allowlist",
+        (
+            "target 10.9.0.0/255.255.255.0 (normalised to 10.9.0.0/24) is outside "
+            "the allowlist [10.20.0.0/24, 100.64.0.0/24, ::1, fd00:20::/120]; every "
+            "address of a target must lie inside one allowlist entry"
+        ),
+    ),
+    (
+        # A /32 suffix and upper-case hex are not repeated in the message.
+        "10.9.0.1/32",
+        "outside_allowlist",
+        (
+            "target 10.9.0.1 is outside the allowlist [10.20.0.0/24, 100.64.0.0/24, "
+            "::1, fd00:20::/120]; every address of a target must lie inside one "
+            "allowlist entry"
+        ),
+    ),
+    (
+        "FD00:21::1",
+        "outside_allowlist",
+        (
+            "target fd00:21::1 is outside the allowlist [10.20.0.0/24, "
+            "100.64.0.0/24, ::1, fd00:20::/120]; every address of a target must lie "
+            "inside one allowlist entry"
         ),
     ),
     (
@@ -242,6 +385,11 @@ def test_first_bad_target_named():
 
 
 def test_rules_checked_in_order():
+    # A zone index is malformed, though the address is also multicast.
+    assert rejection(["ff02::1%eth0"]).rule == "malformed"
+    # 224.0.0.0/16 is multicast, too large, global to ipaddress and outside the
+    # allowlist, and not_unicast comes first.
+    assert rejection(["224.0.0.0/16"]).rule == "not_unicast"
     # 8.0.0.0/16 is too large, public and outside the allowlist; size comes first.
     assert rejection(["8.0.0.0/16"]).rule == "too_large"
     # 8.8.8.0/24 is public and outside the allowlist; public comes first.
@@ -261,11 +409,27 @@ def test_range_overlapping_public_is_public():
     assert error.rule == "public"
 
 
-def test_range_across_special_blocks_not_public():
-    # :: (unspecified) and ::1 (loopback) are separate non-global blocks.
-    policy = ScopePolicy(allowlist=("::/127",))
-    [target] = check_targets(["::/127"], policy)
-    assert target.address_count == 2
+def test_multicast_rejected_with_public_allowed():
+    # ipaddress marks 224.0.0.0/4 is_global, so allow_public must not admit it.
+    policy = ScopePolicy(allowlist=("8.8.8.0/24",), allow_public=True)
+    assert rejection(["224.0.0.0/24"], policy).rule == "not_unicast"
+
+
+def test_contains_public_across_special_blocks():
+    # :: (unspecified) and ::1 (loopback) are separate non-global blocks, so the
+    # range is global to ipaddress while neither of its addresses is.
+    assert _contains_public(ipaddress.ip_network("::/127")) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("169.254.10.0/24", 256), ("fe80::1", 1), ("100.127.255.0/24", 256)],
+    ids=["link-local-v4", "link-local-v6", "shared"],
+)
+def test_special_unicast_accepted_when_allowlisted(text, count):
+    policy = ScopePolicy(allowlist=("169.254.0.0/16", "fe80::/10", "100.64.0.0/10"))
+    [target] = check_targets([text], policy)
+    assert target.address_count == count
 
 
 def test_public_allowlist_entry_rejected():
@@ -278,10 +442,164 @@ def test_public_allowlist_entry_rejected():
     )
 
 
-def test_large_allowlist_entry_rejected():
+def test_large_allowlist_entry_accepted():
+    policy = ScopePolicy(allowlist=("10.0.0.0/8", "fd00::/8"))
+    [v4, v6] = check_targets(["10.200.0.0/22", "fd00:7::/118"], policy)
+    assert v4.address_count == 1024
+    assert v6.address_count == 1024
+
+
+def test_large_allowlist_keeps_target_limit():
+    policy = ScopePolicy(allowlist=("10.0.0.0/8",))
+    error = rejection(["10.200.0.0/21"], policy)
+    assert error.rule == "too_large"
+
+
+def test_large_public_allowlist_entry_rejected():
+    # 10.0.0.0/7 ends in 11.0.0.0/8, which is public.
     with pytest.raises(ScopeError) as caught:
-        ScopePolicy(allowlist=("10.0.0.0/8",))
-    assert caught.value.rule == "too_large"
+        ScopePolicy(allowlist=("10.0.0.0/7",))
+    assert caught.value.rule == "public"
+
+
+def test_host_bits_shown_in_allowlist_error():
+    with pytest.raises(ScopeError) as caught:
+        ScopePolicy(allowlist=("8.8.8.8/24",))
+    assert caught.value.target == "8.8.8.8/24"
+    assert str(caught.value) == (
+        "allowlist entry 8.8.8.8/24 (normalised to 8.8.8.0/24) is public address "
+        "space; set allow_public_targets: true to scan it"
+    )
+
+
+ALLOWLIST_NOT_UNICAST = [
+    (
+        "0.0.0.0/0",
+        "allowlist entry 0.0.0.0/0 contains 'this network' addresses (0.0.0.0/8); "
+        "give a range outside 0.0.0.0/8" + UNICAST_FIX,
+    ),
+    (
+        "::/0",
+        "allowlist entry ::/0 contains the unspecified address; "
+        "give a range outside ::" + UNICAST_FIX,
+    ),
+    (
+        "224.0.0.0/24",
+        "allowlist entry 224.0.0.0/24 contains multicast addresses (224.0.0.0/4); "
+        "give a range outside 224.0.0.0/4" + UNICAST_FIX,
+    ),
+    (
+        "255.255.255.255",
+        "allowlist entry 255.255.255.255 is the limited broadcast address; "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "ff05::/16",
+        "allowlist entry ff05::/16 contains multicast addresses (ff00::/8); "
+        "give a range outside ff00::/8" + UNICAST_FIX,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    ALLOWLIST_NOT_UNICAST,
+    ids=[row[0] for row in ALLOWLIST_NOT_UNICAST],
+)
+def test_allowlist_entry_not_unicast(entry, message):
+    with pytest.raises(ScopeError) as caught:
+        ScopePolicy(allowlist=(entry,), allow_public=True)
+    assert caught.value.rule == "not_unicast"
+    assert caught.value.target == entry
+    assert str(caught.value) == message
+
+
+PROBE_REJECTED = [
+    (
+        "255.255.255.255",
+        "not_unicast",
+        "probe host 255.255.255.255 is the limited broadcast address; "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "224.0.0.1",
+        "not_unicast",
+        "probe host 224.0.0.1 is a multicast address (224.0.0.0/4); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "0.0.0.0",
+        "not_unicast",
+        "probe host 0.0.0.0 is a 'this network' address (0.0.0.0/8); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "::",
+        "not_unicast",
+        "probe host :: is the unspecified address; "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "ff02::1",
+        "not_unicast",
+        "probe host ff02::1 is a multicast address (ff00::/8); "
+        "give a unicast host address" + UNICAST_FIX,
+    ),
+    (
+        "127.0.0.1",
+        "loopback",
+        (
+            "probe host 127.0.0.1 is a loopback address; give an address on the "
+            "network, because a probe to loopback never leaves this host and "
+            "shows nothing about the segment"
+        ),
+    ),
+    (
+        "127.88.0.1",
+        "loopback",
+        (
+            "probe host 127.88.0.1 is a loopback address; give an address on the "
+            "network, because a probe to loopback never leaves this host and "
+            "shows nothing about the segment"
+        ),
+    ),
+    (
+        "::1",
+        "loopback",
+        (
+            "probe host ::1 is a loopback address; give an address on the "
+            "network, because a probe to loopback never leaves this host and "
+            "shows nothing about the segment"
+        ),
+    ),
+    (
+        # The network form is reported before the multicast block.
+        "224.0.0.0/24",
+        "malformed",
+        (
+            "probe host '224.0.0.0/24' is a network; a probe connects to one "
+            "address or host name"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("host", "rule", "message"), PROBE_REJECTED, ids=[row[0] for row in PROBE_REJECTED]
+)
+def test_probe_host_rejected(host, rule, message):
+    with pytest.raises(ScopeError) as caught:
+        check_probe_host(host)
+    assert caught.value.rule == rule
+    assert caught.value.target == host
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "host", ["10.30.0.5", "8.8.8.8", "169.254.1.1", "fe80::1", "canary.example.org"]
+)
+def test_probe_host_accepted(host):
+    assert check_probe_host(host).text == host
 
 
 def test_name_in_allowlist_rejected():
@@ -333,6 +651,14 @@ def test_config_network_loads(tmp_path):
     assert network.allow_public_targets is False
 
 
+def test_config_large_allowlist_loads(tmp_path):
+    path = write_config(
+        tmp_path, "    targets: [10.200.0.0/24]\n    allowlist: [10.0.0.0/8]"
+    )
+    network = load_config(path).sources.network
+    assert network.allowlist == ["10.0.0.0/8"]
+
+
 CONFIG_REJECTED = [
     (
         "    targets: [8.8.8.0/24]\n    allowlist: [10.20.0.0/24]",
@@ -362,11 +688,29 @@ CONFIG_REJECTED = [
             "set allow_public_targets: true to scan it"
         ),
     ),
+    (
+        "    targets: []\n    allowlist: [224.0.0.0/4]",
+        (
+            "sources.network: allowlist entry 224.0.0.0/4 contains multicast "
+            "addresses (224.0.0.0/4); give a range outside 224.0.0.0/4" + UNICAST_FIX
+        ),
+    ),
+    (
+        "    probes:\n      reachable: [{name: self, host: 127.0.0.1, port: 22}]",
+        (
+            "sources.network.probes.reachable[0].host: probe host 127.0.0.1 is a "
+            "loopback address; give an address on the network, because a probe to "
+            "loopback never leaves this host and shows nothing about the segment "
+            "(got '127.0.0.1')"
+        ),
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("network", "message"), CONFIG_REJECTED, ids=["public", "large", "outside", "entry"]
+    ("network", "message"),
+    CONFIG_REJECTED,
+    ids=["public", "large", "outside", "entry", "multicast-entry", "loopback-probe"],
 )
 def test_config_network_rejected(tmp_path, network, message):
     path = write_config(tmp_path, network)

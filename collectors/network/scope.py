@@ -1,9 +1,10 @@
 """The scope guard: which network targets the operator allows to be probed.
 
 The config validates every network target with `check_targets`, so an invalid
-target stops the run before any packet is sent. The guard is pure computation on address text with the ipaddress module. It
-sends no traffic and never resolves a host name, so a name is accepted only when
-the operator lists it in `allowed_names`.
+target stops the run before any packet is sent. The guard is pure computation on
+address text with the ipaddress module. It sends no traffic and never resolves a
+host name, so a name is accepted only when the operator lists it in
+`allowed_names`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Literal
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Rule = Literal[
-    "malformed", "too_large", "public", "outside_allowlist", "name_not_allowed"
+    "malformed",
+    "not_unicast",
+    "too_large",
+    "public",
+    "outside_allowlist",
+    "name_not_allowed",
+    "loopback",
 ]
 
 # Bounds of the largest-range settings. A /8 has 2**24 addresses; /104 is the
@@ -29,6 +36,55 @@ _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # nmap reads a last label of digits and hyphens (10.0.0.1-5) as an octet range.
 _NUMERIC_LABEL = re.compile(r"[0-9-]+|0x[0-9a-f]*")
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+@dataclass(frozen=True)
+class _SpecialBlock:
+    """A special-purpose address block and the words messages use for it."""
+
+    network: Network
+    # Phrases for one address of the block, and for several.
+    singular: str
+    plural: str
+
+
+# Blocks of the IANA IPv4 and IPv6 special-purpose address registries that name
+# no single host. A scan of them finds no host, and a packet to a broadcast or
+# multicast address can reach many hosts on the link at once. The limited broadcast
+# address comes before the reserved block that contains it, so that messages
+# name it.
+_NOT_UNICAST = (
+    _SpecialBlock(
+        ipaddress.IPv4Network("0.0.0.0/8"),
+        "a 'this network' address",
+        "'this network' addresses",
+    ),
+    _SpecialBlock(
+        ipaddress.IPv4Network("224.0.0.0/4"),
+        "a multicast address",
+        "multicast addresses",
+    ),
+    _SpecialBlock(
+        ipaddress.IPv4Network("255.255.255.255/32"),
+        "the limited broadcast address",
+        "the limited broadcast address",
+    ),
+    _SpecialBlock(
+        ipaddress.IPv4Network("240.0.0.0/4"),
+        "a reserved address",
+        "reserved addresses",
+    ),
+    _SpecialBlock(
+        ipaddress.IPv6Network("::/128"),
+        "the unspecified address",
+        "the unspecified address",
+    ),
+    _SpecialBlock(
+        ipaddress.IPv6Network("ff00::/8"),
+        "a multicast address",
+        "multicast addresses",
+    ),
+)
 
 
 class ScopeError(ValueError):
@@ -59,8 +115,9 @@ class Target:
 class ScopePolicy:
     """The operator's limits on targets; the allowlist is validated on creation.
 
-    Raises ScopeError for an invalid allowlist entry or allowed name, and
-    ValueError for a maximum prefix outside its bounds.
+    Allowlist entries are checked for the rules malformed, not_unicast and
+    public, but not for size. Raises ScopeError for an invalid allowlist entry or
+    allowed name, and ValueError for a maximum prefix outside its bounds.
     """
 
     # CIDR networks and addresses, IPv4 and IPv6. An empty allowlist rejects
@@ -68,8 +125,10 @@ class ScopePolicy:
     allowlist: tuple[str, ...]
     # Host names allowed as targets; the guard never resolves them.
     allowed_names: tuple[str, ...] = ()
-    # Prefix lengths of the largest ranges accepted: /22 is 1,024 IPv4 addresses and /118 is the
-    # same count of IPv6 addresses.
+    # Prefix lengths of the largest target ranges accepted: /22 is 1,024 IPv4
+    # addresses and /118 is the same count of IPv6 addresses. They limit how much
+    # one run scans. Allowlist entries only bound where targets may lie, so they
+    # may be larger.
     max_prefix_v4: int = 22
     max_prefix_v6: int = 118
     # Addresses that ipaddress marks is_global are rejected unless this is set.
@@ -88,18 +147,7 @@ class ScopePolicy:
                 f"max_prefix_v6 must be from {MIN_PREFIX_V6} to 128, "
                 f"got {self.max_prefix_v6}"
             )
-        networks = []
-        for entry in self.allowlist:
-            parsed = _parse(entry, "allowlist entry")
-            if parsed.network is None:
-                raise ScopeError(
-                    entry,
-                    "malformed",
-                    f"allowlist entry {entry!r} is a host name; the allowlist takes "
-                    "addresses and CIDR networks, and names go in allowed_names",
-                )
-            _check_network(parsed, self, "allowlist entry")
-            networks.append(parsed.network)
+        networks = [_allowed_network(entry, self) for entry in self.allowlist]
         names = set()
         for entry in self.allowed_names:
             parsed = _parse(entry, "allowed name")
@@ -116,12 +164,27 @@ class ScopePolicy:
         object.__setattr__(self, "normalised_names", frozenset(names))
 
 
+def _allowed_network(entry: str, policy: ScopePolicy) -> Network:
+    parsed = _parse(entry, "allowlist entry")
+    if parsed.network is None:
+        raise ScopeError(
+            entry,
+            "malformed",
+            f"allowlist entry {entry!r} is a host name; the allowlist takes "
+            "addresses and CIDR networks, and names go in allowed_names",
+        )
+    _check_unicast(parsed, "allowlist entry")
+    _check_public(parsed, policy, "allowlist entry")
+    return parsed.network
+
+
 def check_targets(targets: list[str], policy: ScopePolicy) -> list[Target]:
     """Parse and check each target against the policy, in order.
 
     Raises ScopeError for the first target that breaks a rule. The rules are
-    checked in this order: malformed, too_large, public, outside_allowlist, and
-    name_not_allowed for host names. An empty list returns an empty list.
+    checked in this order: malformed, not_unicast, too_large, public,
+    outside_allowlist, and name_not_allowed for host names. An empty list returns
+    an empty list.
     """
     accepted = []
     for text in targets:
@@ -129,7 +192,9 @@ def check_targets(targets: list[str], policy: ScopePolicy) -> list[Target]:
         if target.name is not None:
             _check_name(target, policy)
         else:
-            _check_network(target, policy, "target")
+            _check_unicast(target, "target")
+            _check_size(target, policy)
+            _check_public(target, policy, "target")
             _check_allowlist(target, policy)
         accepted.append(target)
     return accepted
@@ -139,16 +204,33 @@ def check_probe_host(text: str) -> Target:
     """Parse the host of a reachability probe: one address or one host name.
 
     Probes are single connections the operator lists by hand, often to addresses
-    outside the allowlist on purpose (an internet canary), so only the form is
-    checked. Raises ScopeError (rule "malformed") for a network or invalid text.
+    outside the allowlist on purpose (an internet canary), so neither the
+    allowlist nor the public rule applies. Raises ScopeError with rule
+    "malformed" for a network or invalid text, "not_unicast" for an address that
+    is not one host's, and "loopback" for a loopback address.
     """
     target = _parse(text, "probe host")
-    if target.network is not None and target.network.num_addresses > 1:
+    if target.network is None:
+        # TODO: a name such as localhost that resolves to loopback passes, because
+        # the guard never resolves names.
+        return target
+    if target.network.num_addresses > 1:
         raise ScopeError(
             text,
             "malformed",
             f"probe host {text!r} is a network; a probe connects to one address "
             "or host name",
+        )
+    _check_unicast(target, "probe host")
+    if target.network.network_address.is_loopback:
+        # A connection to loopback never leaves this host, so a control there
+        # would connect even when the network is down.
+        raise ScopeError(
+            text,
+            "loopback",
+            f"probe host {_network_text(target)} is a loopback address; give an "
+            "address on the network, because a probe to loopback never leaves this "
+            "host and shows nothing about the segment",
         )
     return target
 
@@ -248,7 +330,30 @@ def _family(version: type) -> str:
     )
 
 
-def _check_network(target: Target, policy: ScopePolicy, kind: str) -> None:
+def _check_unicast(target: Target, kind: str) -> None:
+    network = target.network
+    assert network is not None
+    for block in _NOT_UNICAST:
+        if block.network.version != network.version:
+            continue
+        if not network.overlaps(block.network):
+            continue
+        where = "" if block.network.num_addresses == 1 else f" ({block.network})"
+        if network.num_addresses == 1:
+            problem = f"is {block.singular}{where}"
+            fix = "give a unicast host address"
+        else:
+            problem = f"contains {block.plural}{where}"
+            fix = f"give a range outside {_display(block.network)}"
+        raise ScopeError(
+            target.text,
+            "not_unicast",
+            f"{kind} {_network_text(target)} {problem}; {fix}, because scans and "
+            "probes must address single hosts",
+        )
+
+
+def _check_size(target: Target, policy: ScopePolicy) -> None:
     network = target.network
     assert network is not None
     if network.version == 4:
@@ -260,16 +365,36 @@ def _check_network(target: Target, policy: ScopePolicy, kind: str) -> None:
         raise ScopeError(
             target.text,
             "too_large",
-            f"{kind} {_display(network)} has {network.num_addresses:,} addresses, more than "
-            f"the /{max_prefix} maximum ({limit:,}); split it or raise {setting}",
+            f"target {_network_text(target)} has {network.num_addresses:,} "
+            f"addresses, more than the /{max_prefix} maximum ({limit:,}); split it "
+            f"or raise {setting}",
         )
+
+
+def _check_public(target: Target, policy: ScopePolicy, kind: str) -> None:
+    network = target.network
+    assert network is not None
     if not policy.allow_public and _contains_public(network):
         raise ScopeError(
             target.text,
             "public",
-            f"{kind} {_display(network)} is public address space; set "
+            f"{kind} {_network_text(target)} is public address space; set "
             "allow_public_targets: true to scan it",
         )
+
+
+def _network_text(target: Target) -> str:
+    """Return the target's network for a message, with the text given if it differs.
+
+    A CIDR with host bits set (127.88.0.1/24) is normalised to its network, so
+    the message also shows the text the operator wrote.
+    """
+    network = target.network
+    assert network is not None
+    display = _display(network)
+    if target.text.lower() in (display, str(network)):
+        return display
+    return f"{target.text} (normalised to {display})"
 
 
 def _display(network: Network) -> str:
@@ -304,14 +429,14 @@ def _check_allowlist(target: Target, policy: ScopePolicy) -> None:
         raise ScopeError(
             target.text,
             "outside_allowlist",
-            f"target {_display(network)} is outside the allowlist, which is empty; "
+            f"target {_network_text(target)} is outside the allowlist, which is empty; "
             "list the networks to scan in allowlist",
         )
     entries = ", ".join(policy.allowlist)
     raise ScopeError(
         target.text,
         "outside_allowlist",
-        f"target {_display(network)} is outside the allowlist [{entries}]; every "
+        f"target {_network_text(target)} is outside the allowlist [{entries}]; every "
         "address of a target must lie inside one allowlist entry",
     )
 
