@@ -192,8 +192,7 @@ def _prefer_consistent_declaration(
     else:
         return None
     declared.caveats.append(
-        f"the measured value {shown} is a lower bound, consistent with "
-        "this declaration"
+        f"the measured value {shown} is a lower bound, consistent with this declaration"
     )
     return declared
 
