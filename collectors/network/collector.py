@@ -10,28 +10,18 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from collectors import errors
 from collectors.base import Collector, Fact, Findings
-from collectors.network import interfaces, probes
+from collectors.network import interfaces, probes, scanning
 from collectors.network.scope import ScopePolicy
 
 logger = logging.getLogger(__name__)
 
 ISOLATED = "network.isolated_segment"
 DEDICATED = "infrastructure.dedicated_network"
-SERVICES = "network.services"
-# The keys of the nmap scan, recorded by collectors.network.scanning.
-SCAN_KEYS = (
-    SERVICES,
-    "stack.components",
-    "software.proprietary",
-    "ai.components",
-    "video.analytics",
-    "architecture.data_stores",
-)
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,6 @@ class HostPaths:
 class _Run:
     findings: Findings
     deadline: float
-    details: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -86,7 +75,7 @@ class NetworkCollector(Collector):
     """Record isolation, dedicated-network and service evidence."""
 
     name = "network"
-    provides = (ISOLATED, DEDICATED, *SCAN_KEYS)
+    provides = (ISOLATED, DEDICATED, *scanning.SCAN_KEYS)
     default_timeout = 300.0
 
     def __init__(
@@ -110,13 +99,10 @@ class NetworkCollector(Collector):
         self._record_dedicated(run)
         self._record_isolation(run)
         if self.scan.targets:
-            # Imported here so that a run without targets never loads python-nmap.
-            from collectors.network.scanning import record_scan
-
-            record_scan(self, run)
+            scanning.record_scan(self, run)
         else:
             findings.gap(
-                SERVICES,
+                scanning.SERVICES,
                 errors.NOT_CONFIGURED,
                 "no network targets are configured, so no ports were scanned",
                 self.scope,

@@ -1,7 +1,4 @@
-"""The nmap part of the network collector: preflight, scan, facts.
-
-Kept apart so that a run without targets never imports python-nmap.
-"""
+"""The nmap part of the network collector: preflight, scan, facts."""
 
 from __future__ import annotations
 
