@@ -53,6 +53,14 @@ ONE_C_BANNER = b"S\xf5\xc6\x1a{"
 
 SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 
+# Probe HTTPOptions sends "OPTIONS / HTTP/1.0"; the match
+#   match http m|^HTTP/1\.1 200 OK\r\nServer: AvigilonOnvifNvt/([\d.]+)\r\n|
+#   p/Avigilon webcam ONVIF NVT/ v/$1/ d/webcam/
+# names an ONVIF camera's web service, with the device type "webcam".
+ONVIF_REPLY = (
+    b"HTTP/1.1 200 OK\r\nServer: AvigilonOnvifNvt/3.2\r\nContent-Length: 0\r\n\r\n"
+)
+
 # Host part of the next address of 127.77.0.0/24 (2-254) handed out.
 _HOSTS = itertools.count(2)
 _HOSTS_LOCK = threading.Lock()

@@ -9,7 +9,13 @@ import sys
 
 import pytest
 
-from tests.listeners import RTSP_REPLY, TNS_REPLY, Listener, loopback_address
+from tests.listeners import (
+    ONVIF_REPLY,
+    RTSP_REPLY,
+    TNS_REPLY,
+    Listener,
+    loopback_address,
+)
 from tests.netns import REPO, NetnsLab
 
 TNS_TRIGGER = b"(CONNECT_DATA=(COMMAND=version))"
@@ -111,7 +117,7 @@ def test_rtsp_with_inference_port_is_video(tmp_path):
     ai = only(report, "ai.components")["value"]
     assert [item["name"] for item in ai] == ["Ollama"]
     video = only(report, "video.analytics")["value"]
-    assert [item["name"] for item in video] == [f"RTSP stream {address}:554"]
+    assert [item["name"] for item in video] == [f"video stream {address}:554"]
     assert video[0]["ai"] == ["Ollama"]
     assert video[0]["evidence"][0]["method"] == "table"
     # Both parts were named by their port numbers only.
@@ -264,3 +270,24 @@ def test_data_stores_count_products_not_addresses(tmp_path):
         (first, 5432),
         (second, 5432),
     ]
+
+
+def test_onvif_camera_counts_as_stream(tmp_path):
+    address = loopback_address()
+    extra = "    version_intensity: 0\n"
+    with (
+        Listener(address, 80, replies={b"OPTIONS / HTTP/1.0": ONVIF_REPLY}),
+        # An answer nmap does not recognise leaves the port number to decide.
+        Listener(address, 11434, banner=b"ready\r\n"),
+    ):
+        report = scan(tmp_path, targets(address, "80, 11434", extra))
+    services = {s["port"]: s for s in only(report, "network.services")["value"]}
+    assert services[80]["product"] == "Avigilon webcam ONVIF NVT"
+    assert services[80]["devicetype"] == "webcam"
+    video = only(report, "video.analytics")
+    [item] = video["value"]
+    assert item["name"] == f"video stream {address}:80"
+    assert item["evidence"][0]["method"] == "probed"
+    # The AI service beside the camera was named by its port only.
+    assert item["match"] == "port"
+    assert [s["port"] for s in video["details"]["streams"]] == [80]

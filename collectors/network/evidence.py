@@ -17,11 +17,13 @@ from collectors.network.services import STRENGTHS, Identification
 
 AI_KINDS = ("ai_framework", "inference_server")
 DATA_STORE_KINDS = ("database",)
-STREAM_SERVICES = ("rtsp",)
+STREAM_SERVICES = ("rtsp", "rtsp-alt")
+CAMERA_DEVICE = "webcam"
 
 VIDEO_CONDITION = (
-    "a video management or analytics product on a scanned port; or an RTSP "
-    "stream endpoint while an AI inference service is also found on the targets"
+    "a video management or analytics product on a scanned port; or a video "
+    "stream endpoint (RTSP, or a server nmap marks as a webcam, such as an ONVIF "
+    "camera) while an AI inference service is also found on the targets"
 )
 
 
@@ -105,8 +107,15 @@ class ServiceMap:
         streams = []
         for service in self.services:
             entries = [catalogues.entry(name) for name in service["products"]]
-            is_stream = service.get("service") in STREAM_SERVICES or any(
-                entry is not None and entry.video_role == "stream" for entry in entries
+            # nmap marks cameras' RTSP and ONVIF (HTTP/SOAP) servers with the
+            # device type "webcam" in its match lines.
+            is_stream = (
+                service.get("service") in STREAM_SERVICES
+                or service.get("devicetype") == CAMERA_DEVICE
+                or any(
+                    entry is not None and entry.video_role == "stream"
+                    for entry in entries
+                )
             )
             if is_stream:
                 streams.append(
@@ -115,6 +124,7 @@ class ServiceMap:
                         "port": service["port"],
                         "service": service.get("service"),
                         "product": service.get("product"),
+                        "devicetype": service.get("devicetype"),
                         # "table": named by its port number only.
                         "method": service.get("method"),
                     }
@@ -141,7 +151,7 @@ class ServiceMap:
                 confirmed = ai_confirmed and stream["method"] == "probed"
                 items.append(
                     {
-                        "name": f"RTSP stream {stream['host']}:{stream['port']}",
+                        "name": f"video stream {stream['host']}:{stream['port']}",
                         "kind": "video",
                         "role": "stream",
                         "usage": "serving",

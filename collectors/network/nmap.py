@@ -153,6 +153,8 @@ class PortRecord:
     conf: int = 0
     cpe: tuple[str, ...] = ()
     fingerprint: str | None = None
+    # nmap's device type from its match line, such as "webcam" or "router".
+    devicetype: str | None = None
 
 
 @dataclass
@@ -908,4 +910,5 @@ def _port_record(address: str, port: ET.Element) -> PortRecord | None:
         conf=int(found.get("conf", "0")),
         cpe=tuple(item.text or "" for item in found.findall("cpe")),
         fingerprint=fingerprint,
+        devicetype=found.get("devicetype"),
     )

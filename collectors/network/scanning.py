@@ -245,6 +245,8 @@ def _service(record: nmap.PortRecord) -> dict[str, Any]:
         service["extrainfo"] = record.extrainfo
     if record.cpe:
         service["cpe"] = list(record.cpe)
+    if record.devicetype:
+        service["devicetype"] = record.devicetype
     if record.fingerprint:
         service["fingerprint"] = record.fingerprint
     return service
