@@ -256,19 +256,20 @@ def test_data_stores_count_products_not_addresses(tmp_path):
     network = (
         f"    targets: [{first}, {second}]\n"
         "    allowlist: [127.77.0.0/24]\n"
-        "    ports: [5432]\n"
+        "    ports: [5432, 5672]\n"
         "    scan_type: connect\n"
         "    service_detection: false\n"
     )
-    with Listener(first, 5432), Listener(second, 5432):
+    with Listener(first, 5432), Listener(second, 5432), Listener(second, 5672):
         report = scan(tmp_path, network)
     stores = only(report, "architecture.data_stores")
-    assert stores["value"] == 1
+    assert stores["value"] == 2
     assert stores["bound"] == "lower"
-    assert stores["details"]["counted"] == ["PostgreSQL"]
+    assert stores["details"]["counted"] == ["PostgreSQL", "RabbitMQ"]
     assert [(e["host"], e["port"]) for e in stores["details"]["endpoints"]] == [
         (first, 5432),
         (second, 5432),
+        (second, 5672),
     ]
 
 

@@ -16,7 +16,9 @@ from collectors.catalogues import RESTRICTED_CLASSES, Product
 from collectors.network.services import STRENGTHS, Identification
 
 AI_KINDS = ("ai_framework", "inference_server")
-DATA_STORE_KINDS = ("database",)
+# Brokers keep messages on disk (Kafka logs, durable RabbitMQ queues), so they
+# count as data stores beside databases.
+DATA_STORE_KINDS = ("database", "broker")
 STREAM_SERVICES = ("rtsp", "rtsp-alt")
 CAMERA_DEVICE = "webcam"
 
