@@ -516,7 +516,7 @@ def test_routes_default_via_gateway(lab):
 # Loopback probes
 
 
-def test_probe_reachable_loopback_listener():
+def test_probe_loopback_listener_unusable():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("127.0.0.1", 0))
         server.listen(4)
@@ -525,16 +525,60 @@ def test_probe_reachable_loopback_listener():
         probe = Probe("self", "127.0.0.1", port, "reachable")
         [result] = run_probes([probe], timeout=1)
 
-    assert result.outcome == "reachable"
+    # A listener is there, but a probe to loopback shows nothing of the segment.
+    assert result.outcome == "unusable"
     assert result.address == "127.0.0.1"
+    assert result.message == (
+        "127.0.0.1 resolved to 127.0.0.1, a loopback address, which never leaves "
+        "this host"
+    )
 
 
-def test_probe_refused_loopback_port(free_port):
-    [result] = run_probes([Probe("self", "127.0.0.1", free_port, "blocked")], timeout=1)
+def test_blocked_probe_at_own_address_proves_nothing(lab: NetnsLab):
+    namespace = lab.add_namespace("o")
+    link = lab.connect(namespace, lab.add_namespace("q"))
+    own = link.addresses[0]
+    code = (
+        "import json\n"
+        "from collectors.network.probes import Probe, run_probes\n"
+        f"blocked = Probe('self', '{own}', 443, 'blocked')\n"
+        "results = run_probes([blocked], timeout=1)\n"
+        "print(json.dumps([r.to_dict() for r in results]))\n"
+    )
+    done = lab.python(namespace, code)
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert result["outcome"] == "unusable"
+    assert result["message"] == (
+        f"{own} resolved to {own}, an address of this host, so the probe never "
+        "leaves it"
+    )
 
-    assert result.outcome == "refused"
-    assert result.errno == "ECONNREFUSED"
-    assert result.message == "Connection refused"
+
+def test_judge_unusable_blocked_probe_none():
+    blocked = ProbeResult(
+        Probe("platform", "mc.test", 443, "blocked"),
+        "unusable",
+        "224.0.0.1",
+        None,
+        "mc.test resolved to 224.0.0.1, an address that names no single host",
+        1,
+    )
+    control = ProbeResult(
+        Probe("gateway", "10.0.0.1", 22, "reachable"),
+        "reachable",
+        "10.0.0.1",
+        None,
+        "",
+        1,
+    )
+    judged = judge_isolation([blocked, control], Routes((), False, False, ()), [])
+    assert judged.value is None
+    assert judged.reason == (
+        "blocked probe 'platform' (224.0.0.1:443: unusable) resolved to an address "
+        "that proves nothing (mc.test resolved to 224.0.0.1, an address that names "
+        "no single host); give the probe the address of a host beyond this segment"
+    )
 
 
 def test_run_probes_keeps_order(free_port):

@@ -59,10 +59,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import psutil
+
 logger = logging.getLogger(__name__)
 
 Expect = Literal["blocked", "reachable"]
-Outcome = Literal["reachable", "refused", "filtered", "timed_out", "unresolved"]
+Outcome = Literal[
+    "reachable", "refused", "filtered", "timed_out", "unresolved", "unusable"
+]
 EXPECTS = ("blocked", "reachable")
 
 # Connect errors that mean the network stopped the packet at once: no route
@@ -80,6 +84,8 @@ FILTERED_ERRNOS = frozenset(
         errno_codes.EHOSTDOWN,
     }
 )
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 # Addresses of one host name tried in turn; each costs up to one timeout.
 MAX_ADDRESSES = 4
 MAX_WORKERS = 32
@@ -309,6 +315,16 @@ def run_probe(probe: Probe, timeout: float) -> ProbeResult:
         return ProbeResult(
             probe, "unresolved", None, exc.errno_name, str(exc), _since(started)
         )
+    local = _local_addresses()
+    for _, sockaddr in addresses:
+        problem = _unusable(sockaddr[0], local)
+        if problem is not None:
+            # A name can resolve to what the config check rejects for literal
+            # hosts; nothing is sent, and the probe proves nothing.
+            message = f"{probe.host} resolved to {sockaddr[0]}, {problem}"
+            return ProbeResult(
+                probe, "unusable", sockaddr[0], None, message, _since(started)
+            )
     attempts = []
     for family, sockaddr in addresses[:MAX_ADDRESSES]:
         attempt = _connect(family, sockaddr, timeout)
@@ -333,6 +349,33 @@ def run_probe(probe: Probe, timeout: float) -> ProbeResult:
         elapsed_ms=_since(started),
         attempts=tuple(attempts),
     )
+
+
+def _local_addresses() -> set[str]:
+    """Return the addresses of this network namespace's interfaces."""
+    found = set()
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            if entry.family in (socket.AF_INET, socket.AF_INET6):
+                found.add(entry.address.split("%", 1)[0])
+    return found
+
+
+def _unusable(address: str, local: set[str]) -> str | None:
+    """Return why a probe at this address shows nothing about the segment."""
+    plain = address.split("%", 1)[0]
+    ip = ipaddress.ip_address(plain)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address, which never leaves this host"
+    if plain in local or str(ip) in local:
+        return "an address of this host, so the probe never leaves it"
+    if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return "an address that names no single host"
+    if ip in _THIS_NETWORK or ip == _LIMITED_BROADCAST:
+        return "an address that names no single host"
+    return None
 
 
 def _connect(family: int, sockaddr: tuple, timeout: float) -> Attempt:
@@ -694,6 +737,13 @@ def _decide(results: Sequence[ProbeResult], routes: Routes) -> tuple[bool | None
         return False, (
             f"blocked {_describe(leaks)} connected, so the segment reaches what it "
             "must not"
+        )
+    unusable = [result for result in blocked if result.outcome == "unusable"]
+    if unusable:
+        return None, (
+            f"blocked {_describe(unusable)} resolved to an address that proves "
+            f"nothing ({'; '.join(r.message for r in unusable)}); give the probe "
+            "the address of a host beyond this segment"
         )
     failed = [result for result in controls if result.outcome != "reachable"]
     if failed:
