@@ -152,7 +152,7 @@ def _missing_rows(report: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# {report['system']['name']}: Order No. 308/НҚ criteria",
+        f"# {_md_cell(report['system']['name'])}: Order No. 308/НҚ criteria",
         "",
         (
             f"Scanned at {report['scanned_at']} by {report['agent']['name']} "

@@ -99,6 +99,9 @@ def load_catalogue(
     return parse_catalogue(data, origin)
 
 
+UNKNOWN_VENDOR = "unknown"
+
+
 def derive_unsupported(
     resolution: Resolution, catalogue: StackCatalogue
 ) -> dict[str, Any] | None:
@@ -115,6 +118,9 @@ def derive_unsupported(
         for item in components.value
         if item.get("kind") not in catalogue.ignore_kinds
         and item.get("usage") not in catalogue.ignore_usage
+        # An item of vendor "unknown" names a protocol seen on a port (an RTSP
+        # server), not a product that the platform could support or not.
+        and item.get("vendor") != UNKNOWN_VENDOR
     ]
     unsupported = [
         item for item in compared if catalogue.supported_as(item["name"]) is None

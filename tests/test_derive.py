@@ -45,6 +45,12 @@ def test_host_os_not_compared(vocabulary):
     assert entry["details"]["ignored_kinds"] == ["library", "os"]
 
 
+def test_unknown_vendor_not_compared(vocabulary):
+    rtsp = {"name": "RTSP service", "kind": "video", "vendor": "unknown"}
+    resolution, _ = derived(vocabulary, load_catalogue(), [rtsp])
+    assert resolution.resolved["stack.unsupported"].value == []
+
+
 def test_default_catalogue_needs_confirmation(vocabulary):
     resolution, _ = derived(vocabulary, load_catalogue())
     assert resolution.resolved["stack.unsupported"].caveats == [

@@ -702,3 +702,18 @@ def test_preflight_rejects_unsafe_nmap_path(tmp_path, kind, message):
     found = preflight(nmap_path=str(path), scan_type="connect", service_detection=True)
     assert found.usable is False
     assert found.problems[0].message == f"nmap_path {str(path)!r} {message}"
+
+
+def test_preflight_rejects_nmap_in_open_directory(tmp_path):
+    directory = tmp_path / "open"
+    directory.mkdir()
+    directory.chmod(0o777)
+    program = write_script(directory, "nmap", 'exec /usr/bin/nmap "$@"\n')
+    found = preflight(
+        nmap_path=str(program), scan_type="connect", service_detection=True
+    )
+    assert found.usable is False
+    assert found.problems[0].message == (
+        f"nmap_path {str(program)!r} lies in {directory}, which its group or others "
+        "may write (mode 777); move nmap to a directory writable by its owner only"
+    )

@@ -251,26 +251,32 @@ def test_repeated_targets_scanned_once(tmp_path):
     assert details["repeated_targets"] == [address, f"{address}/32", "127.77.1.2"]
 
 
-def test_data_stores_count_products_not_addresses(tmp_path):
-    first, second = loopback_address(), loopback_address()
+def test_data_stores_count_confirmed_products(tmp_path):
+    # The machine's own PostgreSQL and MariaDB answer nmap's probes; a
+    # listener on the PostgreSQL port that answers nonsense is named by its
+    # port only and is not counted.
+    guess = loopback_address()
     network = (
-        f"    targets: [{first}, {second}]\n"
-        "    allowlist: [127.77.0.0/24]\n"
-        "    ports: [5432, 5672]\n"
+        f"    targets: [127.0.0.1, {guess}]\n"
+        "    allowlist: [127.0.0.1, 127.77.0.0/24]\n"
+        "    ports: [3306, 5432]\n"
         "    scan_type: connect\n"
-        "    service_detection: false\n"
+        "    version_intensity: 0\n"
     )
-    with Listener(first, 5432), Listener(second, 5432), Listener(second, 5672):
+    with Listener(guess, 5432, banner=b"ready\r\n"):
         report = scan(tmp_path, network)
     stores = only(report, "architecture.data_stores")
     assert stores["value"] == 2
     assert stores["bound"] == "lower"
-    assert stores["details"]["counted"] == ["PostgreSQL", "RabbitMQ"]
-    assert [(e["host"], e["port"]) for e in stores["details"]["endpoints"]] == [
-        (first, 5432),
-        (second, 5432),
-        (second, 5672),
-    ]
+    assert stores["details"]["counted"] == ["MariaDB", "PostgreSQL"]
+    endpoints = {
+        (e["host"], e["port"]): e["match"] for e in stores["details"]["endpoints"]
+    }
+    assert endpoints == {
+        ("127.0.0.1", 3306): "version_detection",
+        ("127.0.0.1", 5432): "version_detection",
+        (guess, 5432): "port",
+    }
 
 
 def test_onvif_camera_counts_as_stream(tmp_path):
@@ -292,3 +298,21 @@ def test_onvif_camera_counts_as_stream(tmp_path):
     # The AI service beside the camera was named by its port only.
     assert item["match"] == "port"
     assert [s["port"] for s in video["details"]["streams"]] == [80]
+
+
+def test_supported_stack_seen_leaves_criterion_6_unknown(tmp_path):
+    network = (
+        "    targets: [127.0.0.1]\n"
+        "    allowlist: [127.0.0.1]\n"
+        "    ports: [5432]\n"
+        "    scan_type: connect\n"
+        "    version_intensity: 0\n"
+    )
+    report = scan(tmp_path, network)
+    stack = only(report, "stack.components")
+    assert [item["name"] for item in stack["value"]] == ["PostgreSQL"]
+    assert stack["bound"] == "lower"
+    # PostgreSQL is supported, but other components may hide behind ports
+    # that were not scanned, so an empty list of unsupported ones decides nothing.
+    assert report["resolved"]["stack.unsupported"]["value"] == []
+    assert criterion(report, 6)["verdict"] == "unknown"

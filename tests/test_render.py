@@ -58,6 +58,13 @@ def test_markdown_quotes_russian_titles(report):
     assert classification_line(report) in text
 
 
+def test_markdown_escapes_system_name(report):
+    text = render(report, "markdown")
+    assert text.splitlines()[0] == (
+        "# e-licensing &lt;prod&gt;: Order No. 308/НҚ criteria"
+    )
+
+
 def test_html_escapes_values(report):
     text = render(report, "html")
     assert "<h1>e-licensing &lt;prod&gt;: Order No. 308/НҚ criteria</h1>" in text

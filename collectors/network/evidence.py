@@ -101,6 +101,7 @@ class ServiceMap:
                         "host": evidence["host"],
                         "port": evidence["port"],
                         "product": found.product.name,
+                        "match": evidence["match"],
                     },
                 )
         return sorted(endpoints.values(), key=lambda e: (e["host"], e["port"]))

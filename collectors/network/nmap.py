@@ -22,6 +22,7 @@ import re
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -71,6 +72,10 @@ _PORT_LIST = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")
 
 # Seconds `nmap -V` may take; it prints its version at once.
 VERSION_CHECK_SECONDS = 10.0
+PATH_FIX = (
+    "set sources.network.nmap_path to an nmap binary that only its owner (root "
+    "or the agent's user) may change, or leave it unset to use nmap on PATH"
+)
 PIP_FIX = "pip uninstall nmap && pip install python-nmap"
 BINARY_FIX = "apt-get install nmap, or set sources.network.nmap_path to the nmap binary"
 
@@ -305,17 +310,19 @@ def _locate(nmap_path: str | None, problems: list[Problem]) -> str | None:
             )
         return found
     path = nmap_path if os.sep in nmap_path else shutil.which(nmap_path)
+    if path is None or not os.path.exists(path):
+        message = f"nmap_path {nmap_path!r} does not exist"
+        problems.append(Problem("nmap_binary", message, BINARY_FIX))
+        return None
     problem = _path_problem(nmap_path, path)
     if problem is not None:
-        problems.append(Problem("nmap_binary", problem, BINARY_FIX))
+        problems.append(Problem("nmap_binary", problem, PATH_FIX))
         return None
     return path
 
 
-def _path_problem(configured: str, path: str | None) -> str | None:
-    """Return why the program at nmap_path must not run, or None."""
-    if path is None or not os.path.exists(path):
-        return f"nmap_path {configured!r} does not exist"
+def _path_problem(configured: str, path: str) -> str | None:
+    """Return why the existing program at nmap_path must not run, or None."""
     if not os.path.isfile(path):
         return f"nmap_path {configured!r} is not a file"
     if not os.access(path, os.X_OK):
@@ -333,7 +340,28 @@ def _path_problem(configured: str, path: str | None) -> str | None:
             f"nmap_path {configured!r} is owned by uid {status.st_uid}, not by root "
             "or the user running the agent"
         )
-    return None
+    return _directory_problem(configured, os.path.realpath(path))
+
+
+def _directory_problem(configured: str, real_path: str) -> str | None:
+    """Return why a directory above nmap_path lets others replace it, or None.
+
+    A directory that others may write lets them rename the file and put their
+    own in its place, unless its sticky bit limits renames to the file's owner.
+    """
+    directory = os.path.dirname(real_path)
+    while True:
+        mode = os.stat(directory).st_mode
+        if mode & 0o022 and not mode & stat.S_ISVTX:
+            return (
+                f"nmap_path {configured!r} lies in {directory}, which its group or "
+                f"others may write (mode {mode & 0o777:o}); move nmap to a directory "
+                "writable by its owner only"
+            )
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def _nmap_version(module: ModuleType, path: str, problems: list[Problem]) -> str | None:

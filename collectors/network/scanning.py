@@ -35,6 +35,11 @@ SHORT_DETAILS = (
     "caveat",
 )
 
+PARTIAL_VIEW = (
+    "a port scan sees only what listens on the scanned ports of the targets, so "
+    "this list is a lower bound"
+)
+
 # Characters of nmap's stderr kept in the details.
 STDERR_LIMIT = 2000
 
@@ -178,10 +183,12 @@ def _record_result(
     short = {key: details[key] for key in SHORT_DETAILS if key in details}
     short["scan"] = f"the nmap command and its readings are in {SERVICES}"
 
-    def add(key: str, value: Any, extra: dict[str, Any] | None = None, **kw) -> None:
-        fact_details = {**short, **(extra or {})}
+    def add(key: str, value: Any, extra: dict[str, Any] | None = None) -> None:
+        fact_details = {**short, **(extra or {}), "caveat": PARTIAL_VIEW}
+        # A lower bound always: components that listen on no scanned port stay
+        # unseen, so what was found cannot rule out anything else.
         run.findings.add(
-            collector._fact(key, value, method, fact_details, bound=bound, **kw)
+            collector._fact(key, value, method, fact_details, bound="lower")
         )
 
     run.findings.add(
@@ -209,7 +216,10 @@ def _record_result(
         endpoints = services.data_store_endpoints()
         # One server can answer on several addresses (a cluster's node, virtual
         # and SCAN addresses), so distinct products are counted, not endpoints.
-        products = sorted({endpoint["product"] for endpoint in endpoints})
+        # A port number alone names no product, so only confirmed ones count.
+        products = sorted(
+            {e["product"] for e in endpoints if e["match"] == "version_detection"}
+        )
         run.findings.add(
             collector._fact(
                 DATA_STORES,
@@ -230,7 +240,7 @@ def _record_result(
 
 def _service(record: nmap.PortRecord) -> dict[str, Any]:
     service: dict[str, Any] = {
-        "name": f"{record.host}:{record.port}/{record.protocol}",
+        "name": f"{_host_text(record.host)}:{record.port}/{record.protocol}",
         "host": record.host,
         "port": record.port,
         "protocol": record.protocol,
@@ -252,9 +262,14 @@ def _service(record: nmap.PortRecord) -> dict[str, Any]:
     return service
 
 
+def _host_text(host: str) -> str:
+    """Return the host in brackets when it is an IPv6 address, as URLs write it."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _filtered(result: nmap.ScanResult) -> list[str]:
     return [
-        f"{r.host}:{r.port}/{r.protocol}"
+        f"{_host_text(r.host)}:{r.port}/{r.protocol}"
         for r in result.ports
         if r.state in ("filtered", "open|filtered")
     ]
