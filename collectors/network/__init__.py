@@ -15,10 +15,11 @@ Keys, values and provenance (all measured):
 - network.services (components): each open TCP port on the targets, named
   host:port/tcp, with nmap's service, product, version and match method.
 - stack.components, software.proprietary, ai.components, video.analytics
-  (components): catalogue products named on open ports, only when one is found,
-  each citing host, port and the strength of the match.
-- architecture.data_stores (count, lower bound): database endpoints found on the
-  targets, when no database source is configured.
+  (components, lower bounds): catalogue products named on open ports, only when
+  one is found, each citing host, port and the strength of the match.
+- architecture.data_stores (count, lower bound): distinct database and broker
+  products that version detection confirmed on the targets, when no database
+  source is configured.
 """
 
 from collectors.network.collector import (

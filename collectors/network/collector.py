@@ -26,7 +26,7 @@ DEDICATED = "infrastructure.dedicated_network"
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """What to scan and how; targets have passed the scope guard."""
+    """Scan settings: targets (already through the scope guard), ports, nmap options."""
 
     targets: tuple[str, ...] = ()
     ports: tuple[tuple[int, int], ...] = ()
@@ -55,7 +55,7 @@ class ProbeSettings:
 
 @dataclass(frozen=True)
 class HostPaths:
-    """Where the kernel's views are read; tests point these at prepared trees."""
+    """Paths of the kernel's views; tests point these at prepared trees."""
 
     sys_root: str = "/sys"
     proc_root: str = "/proc"

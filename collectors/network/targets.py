@@ -2,8 +2,8 @@
 
 The scope guard checks the config's text when it is loaded and never resolves a
 name. When the scan starts, each name is resolved and every address it gives
-passes the guard again, so a name cannot lead the scan outside the allowlist or
-into public address space; nmap receives addresses only.
+passes the guard again. So a name cannot lead the scan outside the allowlist or
+into public address space, and nmap receives addresses only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Plan:
-    """What goes to nmap, and what was left out and why."""
+    """The targets for nmap, and those left out with the reason."""
 
     targets: list[str] = field(default_factory=list)
     # Names resolved: name, addresses scanned, addresses rejected with the rule.
