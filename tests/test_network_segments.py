@@ -163,3 +163,34 @@ def test_target_name_rechecked_after_resolving(lab, tmp_path):
         for note in network["notes"]
     )
     assert "outside.test" not in services["details"]["command"]
+
+
+def test_nmap_reports_dropped_port_filtered(lab, tmp_path):
+    segments = build_segments(lab)
+    dropped = lab.start_listener(segments.platform, segments.platform_address)
+    lab.iptables(
+        segments.platform,
+        "-A", "INPUT", "-p", "tcp", "--dport", str(dropped.port), "-j", "DROP",
+    )  # fmt: skip
+    path = tmp_path / "techcomplex.yaml"
+    path.write_text(
+        "system: {name: platform scan}\n"
+        "sources:\n"
+        "  network:\n"
+        f"    targets: [{segments.platform_address}]\n"
+        f"    allowlist: [{segments.platform_subnet}]\n"
+        f"    ports: [{segments.platform_port}, {dropped.port}]\n"
+        "    scan_type: connect\n"
+        "    service_detection: false\n"
+        "    timeout: 60\n",
+        encoding="utf-8",
+    )
+    # nmap runs inside the routed segment, like the agent itself.
+    report = scan_in(lab, segments.routed, str(path))
+    services = network_fact(report, "network.services")
+    address = segments.platform_address
+    assert [s["name"] for s in services["value"]] == [
+        f"{address}:{segments.platform_port}/tcp"
+    ]
+    assert services["details"]["filtered"] == [f"{address}:{dropped.port}/tcp"]
+    assert services["details"]["complete"] is True
