@@ -163,6 +163,11 @@ def test_target_name_rechecked_after_resolving(lab, tmp_path):
         for note in network["notes"]
     )
     assert "outside.test" not in services["details"]["command"]
+    assert network["status"] == "partial"
+    [gap] = [g for g in network["gaps"] if g["scope"] == "outside.test"]
+    assert gap["message"] == (
+        "target outside.test was not fully scanned: 10.99.0.1 (outside_allowlist)"
+    )
 
 
 def test_nmap_reports_dropped_port_filtered(lab, tmp_path):

@@ -68,6 +68,14 @@ def record_scan(collector: NetworkCollector, run: _Run) -> None:
     )
     for problem in planned.problems:
         run.findings.note(problem)
+    for entry in planned.names:
+        if entry.get("error") or entry["rejected"]:
+            # A target left out makes the scan partial, so CI sees it.
+            left_out = entry.get("error") or ", ".join(
+                f"{r['address']} ({r['rule']})" for r in entry["rejected"]
+            )
+            message = f"target {entry['name']} was not fully scanned: {left_out}"
+            run.findings.gap(SERVICES, errors.SOURCE_FAILED, message, entry["name"])
     if not planned.targets:
         message = "no target is left to scan: " + "; ".join(planned.problems)
         _gap_all(collector, run, errors.SOURCE_FAILED, message)
