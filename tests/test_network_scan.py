@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import jsonschema
 import pytest
 
 from tests.listeners import (
@@ -103,6 +104,8 @@ def test_tns_reply_is_a_version_match(tmp_path):
     services = only(report, "network.services")
     assert [s["name"] for s in services["value"]] == [f"{address}:1521/tcp"]
     assert services["details"]["complete"] is True
+    schema = json.loads((REPO / "agent/schema/report.schema.json").read_text())
+    jsonschema.validate(report, schema)
 
 
 def test_rtsp_with_inference_port_is_video(tmp_path):
