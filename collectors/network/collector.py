@@ -108,7 +108,8 @@ class NetworkCollector(Collector):
                 self.scope,
             )
 
-    def _fact(self, key: str, value: Any, method: str, details: dict, **extra) -> Fact:
+    def fact(self, key: str, value: Any, method: str, details: dict, **extra) -> Fact:
+        """Build a measured fact of this collector's source and scope."""
         return Fact(
             key=key,
             value=value,
@@ -136,40 +137,40 @@ class NetworkCollector(Collector):
             details["caveat"] = interfaces.NOT_VISIBLE
         method = "interfaces in /sys/class/net and RDMA ports in /sys/class/infiniband"
         run.findings.add(
-            self._fact(DEDICATED, judged.value, method, details, bound=judged.bound)
+            self.fact(DEDICATED, judged.value, method, details, bound=judged.bound)
         )
 
     def _record_isolation(self, run: _Run) -> None:
         settings = self.probe
-        listed = [*settings.blocked, *settings.reachable]
         notes: list[str] = []
         routes = probes.read_routes(self.paths.proc_root)
         resolvers = probes.read_resolvers(self.paths.resolv_conf, notes=notes)
-        results = probes.run_probes(listed, timeout=settings.timeout) if listed else []
-        names = (
-            probes.resolve_names(settings.resolve, timeout=settings.timeout)
-            if settings.resolve
-            else []
+        results = probes.run_probes(
+            [*settings.blocked, *settings.reachable], timeout=settings.timeout
         )
+        names = probes.resolve_names(settings.resolve, timeout=settings.timeout)
         judged = probes.judge_isolation(results, routes, names, resolvers=resolvers)
+
+        if judged.value is None:
+            reason = _undecided_reason(settings, results)
+            message = _undecided_message(judged.reason, results)
+            run.findings.gap(ISOLATED, reason, message, self.scope)
+            return
         details = {**judged.details, "reason": judged.reason}
         if notes:
             details["notes"] = notes
-        if judged.value is None:
-            reason = _undecided_reason(settings, results)
-            outcomes = ", ".join(
-                f"{r.probe.name} {r.probe.host}:{r.probe.port} {r.outcome}"
-                for r in results
-            )
-            message = (
-                f"{judged.reason} (probes: {outcomes})" if outcomes else judged.reason
-            )
-            run.findings.gap(ISOLATED, reason, message, self.scope)
-            return
         method = (
             f"{len(results)} TCP connect probes, the routing table and the resolvers"
         )
-        run.findings.add(self._fact(ISOLATED, judged.value, method, details))
+        run.findings.add(self.fact(ISOLATED, judged.value, method, details))
+
+
+def _undecided_message(reason: str, results: list) -> str:
+    """Return the gap message: the reason, then each probe's outcome."""
+    outcomes = ", ".join(
+        f"{r.probe.name} {r.probe.host}:{r.probe.port} {r.outcome}" for r in results
+    )
+    return f"{reason} (probes: {outcomes})" if outcomes else reason
 
 
 def _undecided_reason(settings: ProbeSettings, results: list) -> str:

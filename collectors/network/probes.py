@@ -53,7 +53,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -296,12 +296,17 @@ def run_probes(probes: Sequence[Probe], *, timeout: float) -> list[ProbeResult]:
     if not probes:
         return []
     workers = min(len(probes), MAX_WORKERS)
+    local = _local_addresses()
     with ThreadPoolExecutor(workers, thread_name_prefix="probe") as pool:
-        return list(pool.map(lambda probe: run_probe(probe, timeout), probes))
+        return list(pool.map(lambda probe: run_probe(probe, timeout, local), probes))
 
 
-def run_probe(probe: Probe, timeout: float) -> ProbeResult:
+def run_probe(
+    probe: Probe, timeout: float, local: set[str] | None = None
+) -> ProbeResult:
     """Resolve the probe's host and connect to its addresses in turn.
+
+    `local` is the set of this namespace's addresses; it is read when not given.
 
     The first address that completes a handshake ends the probe. Otherwise the
     outcome is the one showing most life at the target: refused, then
@@ -315,7 +320,8 @@ def run_probe(probe: Probe, timeout: float) -> ProbeResult:
         return ProbeResult(
             probe, "unresolved", None, exc.errno_name, str(exc), _since(started)
         )
-    local = _local_addresses()
+    if local is None:
+        local = _local_addresses()
     for _, sockaddr in addresses:
         problem = _unusable(sockaddr[0], local)
         if problem is not None:
@@ -606,13 +612,25 @@ def _has_default(routes: list[Route]) -> bool:
 
 
 def _parse_ipv4_routes(text: str, path: Path, notes: list[str]) -> list[Route]:
+    # The first line is a header.
+    return _parse_lines(text.splitlines()[1:], 2, _ipv4_route, path, notes)
+
+
+def _parse_lines(
+    lines: list[str],
+    first_number: int,
+    parse: Callable[[list[str]], Route | None],
+    path: Path,
+    notes: list[str],
+) -> list[Route]:
+    """Parse one route per line; a line that fails is noted and skipped."""
     routes = []
-    for number, line in enumerate(text.splitlines()[1:], start=2):
+    for number, line in enumerate(lines, start=first_number):
         fields = line.split()
         if not fields:
             continue
         try:
-            route = _ipv4_route(fields)
+            route = parse(fields)
         except ValueError as exc:
             notes.append(f"{path} line {number} skipped: {exc}")
             continue
@@ -646,19 +664,7 @@ def _hex_ipv4(text: str) -> ipaddress.IPv4Address:
 
 
 def _parse_ipv6_routes(text: str, path: Path, notes: list[str]) -> list[Route]:
-    routes = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        try:
-            route = _ipv6_route(fields)
-        except ValueError as exc:
-            notes.append(f"{path} line {number} skipped: {exc}")
-            continue
-        if route is not None:
-            routes.append(route)
-    return routes
+    return _parse_lines(text.splitlines(), 1, _ipv6_route, path, notes)
 
 
 def _ipv6_route(fields: list[str]) -> Route | None:

@@ -196,11 +196,11 @@ def _record_result(
         # A lower bound always: components that listen on no scanned port stay
         # unseen, so what was found cannot rule out anything else.
         run.findings.add(
-            collector._fact(key, value, method, fact_details, bound="lower")
+            collector.fact(key, value, method, fact_details, bound="lower")
         )
 
     run.findings.add(
-        collector._fact(
+        collector.fact(
             SERVICES,
             services.services,
             method,
@@ -229,7 +229,7 @@ def _record_result(
             {e["product"] for e in endpoints if e["match"] == "version_detection"}
         )
         run.findings.add(
-            collector._fact(
+            collector.fact(
                 DATA_STORES,
                 len(products),
                 method,
