@@ -214,7 +214,7 @@ def test_preflight_hanging_binary_times_out(tmp_path, monkeypatch):
     assert time.monotonic() - started < 5
     assert found.usable is False
     assert found.problems[0].message == f"{hanging} -V did not finish within 0.5 s"
-    # The script's own child is killed with it, so it holds no pipe open.
+    # The script's own child is killed with it, so no pipe stays open.
     assert process_gone(int(child_pid.read_text()))
 
 

@@ -255,9 +255,9 @@ def test_repeated_targets_scanned_once(tmp_path):
 
 
 def test_data_stores_count_confirmed_products(tmp_path):
-    # The machine's own PostgreSQL and MariaDB answer nmap's probes; a
-    # listener on the PostgreSQL port that answers nonsense is named by its
-    # port only and is not counted.
+    # nmap's probes match the machine's own PostgreSQL and MariaDB. A listener
+    # on the PostgreSQL port that sends an unknown banner is named by its port
+    # only and is not counted.
     guess = loopback_address()
     network = (
         f"    targets: [127.0.0.1, {guess}]\n"
@@ -287,7 +287,7 @@ def test_onvif_camera_counts_as_stream(tmp_path):
     extra = "    version_intensity: 0\n"
     with (
         Listener(address, 80, replies={b"OPTIONS / HTTP/1.0": ONVIF_REPLY}),
-        # An answer nmap does not recognise leaves the port number to decide.
+        # A banner nmap does not recognise leaves the port number to decide.
         Listener(address, 11434, banner=b"ready\r\n"),
     ):
         report = scan(tmp_path, targets(address, "80, 11434", extra))

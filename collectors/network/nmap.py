@@ -46,14 +46,14 @@ _VFS_CAP_FLAGS_EFFECTIVE = 0x000001
 # and came out at once with --max-hostgroup 1. Without a limit nmap put all 128
 # addresses of a /25 in one group for a one-port scan (its -v output), so a
 # budget cut would lose all of them. A group of 64 hosts bounds that loss.
-# Smaller groups cost time where many addresses are dead: a TCP connect scan
-# of 5 live hosts in a /24 inside test namespaces (bench/bench_network.py)
-# took 60.8 s with groups of 16 and 23.2 s with groups of 64, because each
-# group waits out the ARP timeouts of its dead addresses.
+# Smaller groups cost time where many addresses are dead, because each group
+# waits out the ARP timeouts of its dead addresses. A TCP connect scan of 5
+# live hosts in a /24 inside test namespaces (bench/bench_network.py) took
+# 60.8 s with groups of 16 and 23.2 s with groups of 64.
 DEFAULT_HOST_GROUP = 64
 # nmap's --version-intensity. Probes registered for a port (Oracle TNS on 1521,
-# TDS on 1433, RTSP on 554) are sent at any intensity; the intensity adds the
-# generic probes, each waiting for an answer on a silent port. Measured with
+# TDS on 1433, RTSP on 554) are sent at any intensity. The intensity adds the
+# generic probes, and each one waits for a response on a silent port. Measured with
 # nmap 7.93 on a loopback port that accepts and never sends: intensity 0
 # took 11.4 s, 2 took 31.5 s, and nmap's default 7 took 164.5 s.
 DEFAULT_VERSION_INTENSITY = 2

@@ -69,10 +69,10 @@ Outcome = Literal[
 ]
 EXPECTS = ("blocked", "reachable")
 
-# Connect errors that mean the network stopped the packet at once: no route
-# (ENETUNREACH, also raised by a router's ICMP net unreachable), an ICMP host
-# or admin-prohibited unreachable (EHOSTUNREACH), a prohibit route or a local
-# firewall (EACCES, EPERM), and a device that is down. Any other OSError from
+# Connect errors that mean the network stopped the packet at once. They are
+# no route (ENETUNREACH, also raised by a router's ICMP net unreachable), an
+# ICMP host or admin-prohibited unreachable (EHOSTUNREACH), a prohibit route or
+# a local firewall (EACCES, EPERM), and a device that is down. Any other OSError from
 # connect, such as EINVAL for a blackhole route, is filtered too, with its errno.
 FILTERED_ERRNOS = frozenset(
     {

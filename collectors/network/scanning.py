@@ -70,7 +70,7 @@ def record_scan(collector: NetworkCollector, run: _Run) -> None:
         run.findings.note(problem)
     for entry in planned.names:
         if entry.get("error") or entry["rejected"]:
-            # A target left out makes the scan partial, so CI sees it.
+            # A target left out makes the scan partial, so a CI gate reports it.
             left_out = entry.get("error") or ", ".join(
                 f"{r['address']} ({r['rule']})" for r in entry["rejected"]
             )
@@ -222,7 +222,7 @@ def _record_result(
         add(VIDEO, video_items, video_details)
     if collector.scan.count_data_stores:
         endpoints = services.data_store_endpoints()
-        # One server can answer on several addresses (a cluster's node, virtual
+        # One server can listen on several addresses (a cluster's node, virtual
         # and SCAN addresses), so distinct products are counted, not endpoints.
         # A port number alone names no product, so only confirmed ones count.
         products = sorted(

@@ -5,8 +5,8 @@ An identification has a strength, strongest first:
 - "version_detection": nmap matched a probe response (method "probed"), and
   the catalogue lists its CPE, product or service name in `service_cpes`,
   `service_products` or `services` (docs/catalogues.md).
-- "port": nmap only looked the port up in its table (method "table"), and the
-  catalogue lists that service name; or the catalogue lists the port itself.
+- "port": nmap only looked the port up in its table (method "table") and the
+  catalogue lists that service name, or the catalogue lists the port itself.
   Entries with `ports_identify: false` are never named by a port alone.
 
 A probe response outranks the port number: a port that responded as HTTP is
@@ -92,9 +92,9 @@ def _by_answer(record: PortRecord) -> list[Identification]:
 def product_version(text: str | None) -> str | None:
     """Return the product version in nmap's version field, or None.
 
-    MariaDB's handshake puts "5.5.5-" before its real version, so that old
-    MySQL clients accept it, and nmap reports the field as sent
-    ("5.5.5-10.11.19-MariaDB-0+deb12u1"); the real version is kept. A field that
+    MariaDB's handshake puts "5.5.5-" before its real version so that old
+    MySQL clients accept it. nmap reports the field as sent
+    ("5.5.5-10.11.19-MariaDB-0+deb12u1"), and the real version is kept. A field that
     is a guess or a range ("9.6.0 or later", "2.X") names no version.
     """
     if not text:
