@@ -118,8 +118,9 @@ def derive_unsupported(
         for item in components.value
         if item.get("kind") not in catalogue.ignore_kinds
         and item.get("usage") not in catalogue.ignore_usage
-        # An item of vendor "unknown" names a protocol seen on a port (an RTSP
-        # server), not a product that the platform could support or not.
+        # Catalogue entries of vendor "unknown" are placeholders (an RTSP server
+        # of unknown make, a Java runtime of unknown build), not products.
+        # NOTE: a placeholder kind in ignore_kinds would state this as data.
         and item.get("vendor") != UNKNOWN_VENDOR
     ]
     unsupported = [
